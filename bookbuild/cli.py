@@ -1,0 +1,109 @@
+"""``python build.py pdf | execute | clean``: the pipeline's command line."""
+
+import argparse
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import config, render, sources, typeset
+from .errors import BookError
+from .execute import Paths, execute_all
+from .log import Log
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--book", type=Path, default=ROOT / "book",
+                        help="folder with book.yml and the chapters (default: book/)")
+    common.add_argument("--out", type=Path, default=None,
+                        help="build folder (default: build/ beside the book folder)")
+    chatter = common.add_mutually_exclusive_group()
+    chatter.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
+    chatter.add_argument("-v", "--verbose", action="store_true", help="every step")
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--only", metavar="CHAPTER",
+                     help="just this chapter (and the chapters whose artifacts it uses)")
+    run.add_argument("--rerun", action="store_true", help="execute even when cached")
+    run.add_argument("-j", "--jobs", type=int, default=1, help="chapters run in parallel")
+    sub.add_parser("pdf", parents=[common, run], help="execute, render and typeset the book")
+    sub.add_parser("execute", parents=[common, run], help="execute the chapters (cached)")
+    sub.add_parser("clean", parents=[common], help="remove the build folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log = Log(0 if args.quiet else 2 if args.verbose else 1)
+    try:
+        out = (args.out or args.book.resolve().parent / "build").resolve()
+        if args.command == "clean":
+            shutil.rmtree(out, ignore_errors=True)
+            log.info(f"removed {out}")
+            return 0
+        return build(args, out, log)
+    except BookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the last good PDF and the cache are untouched", file=sys.stderr)
+        return 130
+
+
+def build(args, out: Path, log: Log) -> int:
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+    book = config.load(args.book)
+    selected = [book.chapter(args.only)] if args.only else book.chapters
+    paths = Paths(out)
+
+    results = execute_all(book, selected, paths, log, rerun=args.rerun, jobs=args.jobs)
+    times["execute"] = time.perf_counter() - clock
+    executed = [r for r in results.values() if r.status == "executed"]
+    summary = [f"chapters: {len(executed)} executed, {len(results) - len(executed)} cached"]
+    if args.command == "execute":
+        return _finish(log, summary, times)
+
+    clock = time.perf_counter()
+    tex_dir = out / "tex"
+    templates = ROOT / "templates"
+
+    def one(ch):
+        return render.render(book, ch, sources.read(ch), results[ch.id].notebook,
+                             paths.cached(ch), tex_dir, templates)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        rendered = list(pool.map(one, selected))
+    changed = sum(r.status == "rendered" for r in rendered)
+    summary.append(f"rendered: {changed} chapter(s), {len(rendered) - changed} unchanged")
+    times["render"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    only = bool(args.only)
+    typeset.check_keys(book, rendered, only)
+    name = f"only-{selected[0].id}" if only else "book"
+    main = typeset.write_main(book, rendered, tex_dir, templates, name, only)
+    pdf = out / (f"{selected[0].id}.pdf" if only else "book.pdf")
+    result = typeset.typeset(book, rendered, main, pdf, out / "latex", only, log)
+    times["typeset"] = time.perf_counter() - clock
+    summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
+    notes = [f"{result.overfull} overfull boxes"]
+    if result.missing_chars:
+        notes.append(f"{result.missing_chars} missing glyphs")
+    if result.undefined:
+        notes.append("undefined: " + ", ".join(result.undefined))
+    summary.append("warnings: " + ", ".join(notes))
+    return _finish(log, summary, times)
+
+
+def _finish(log: Log, summary: list[str], times: dict[str, float]) -> int:
+    summary.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
+                   + f" (total {sum(times.values()):.1f} s)")
+    if log.level >= 0:
+        print("\n".join(summary), file=sys.stderr)
+    return 0

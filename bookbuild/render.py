@@ -1,0 +1,199 @@
+"""Stage 3: an executed chapter to LaTeX, through nbconvert and our templates.
+
+The chapter's current source (its prose may have changed since it ran)
+is joined with the cached outputs, outputs are cleaned for print, the
+markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
+exporter renders ``templates/chapter.tex.j2``.  A chapter whose inputs
+are unchanged is not rendered again.
+"""
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import markdown, qr
+from .config import Book, Chapter
+from .errors import BookError
+from .files import sha256_file, sha256_json, sha256_text, write_if_changed
+
+BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
+MAX_OUTPUT_LINES = 40
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TITLE = re.compile(r"^#\s+(.+?)\s*$", re.M)
+
+
+@dataclass
+class Rendered:
+    chapter: Chapter
+    tex: Path
+    labels: set[str] = field(default_factory=set)
+    refs: list[str] = field(default_factory=list)
+    cites: list[str] = field(default_factory=list)
+    status: str = "rendered"  # or "unchanged"
+
+
+def clean_text(text: str) -> str:
+    """What a terminal would finally show: ANSI colours dropped, and each
+    ``\\r``-rewritten line (progress bars) reduced to its last state."""
+    text = _ANSI.sub("", text)
+    lines = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines)
+
+
+def truncate(text: str, limit: int = MAX_OUTPUT_LINES) -> str:
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) <= limit:
+        return "\n".join(lines)
+    head, tail = lines[: limit - 8], lines[-5:]
+    cut = len(lines) - len(head) - len(tail)
+    return "\n".join(head + [f"[... {cut} more lines not shown ...]"] + tail)
+
+
+def clean_outputs(outputs: list) -> list:
+    """Outputs ready for print: streams merged and cleaned, long texts cut,
+    widget and HTML-only outputs (which have no print form) dropped."""
+    cleaned = []
+    for out in outputs:
+        out = copy.deepcopy(out)
+        if out.output_type == "stream":
+            if cleaned and cleaned[-1].output_type == "stream" and cleaned[-1].name == out.name:
+                cleaned[-1].text += out.text
+                continue
+        elif out.output_type in ("display_data", "execute_result"):
+            data = {k: v for k, v in out.data.items()
+                    if k in ("text/latex", "application/pdf", "image/png", "image/jpeg", "text/plain")}
+            if not data:
+                continue
+            out.data = data
+        cleaned.append(out)
+    for out in cleaned:
+        if out.output_type == "stream":
+            out.text = truncate(clean_text(out.text))
+        elif out.output_type in ("display_data", "execute_result") and "text/plain" in out.data:
+            out.data["text/plain"] = truncate(clean_text(out.data["text/plain"]))
+        elif out.output_type == "error":
+            out.traceback = [clean_text(line) for line in out.traceback]
+    return [o for o in cleaned if o.output_type != "stream" or o.text.strip()]
+
+
+def _merge(source_nb, executed_nb):
+    nb = copy.deepcopy(source_nb)
+    ran = iter(c for c in executed_nb.cells if c.cell_type == "code")
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = clean_outputs(next(ran).outputs)
+    return nb
+
+
+def _title(nb, chapter: Chapter) -> tuple[str, int]:
+    """The chapter's ``# Title``, removed from its markdown cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (m := _TITLE.search(cell.source)):
+            cell.source = cell.source[: m.start()] + cell.source[m.end():]
+            return m.group(1), cell.metadata["book"]["index"]
+        if cell.cell_type == "code":
+            break
+    raise BookError("a chapter must open with a '# Title' line", where=f"{chapter.path}:1")
+
+
+def _exporter(templates: Path):
+    from nbconvert.exporters import LatexExporter
+    from traitlets.config import Config
+
+    from . import listings
+
+    config = Config()
+    config.LatexExporter.exclude_input_prompt = True
+    config.LatexExporter.exclude_output_prompt = True
+    config.LatexExporter.display_data_priority = [
+        "text/latex", "application/pdf", "image/png", "image/jpeg", "text/plain"]
+    exporter = LatexExporter(config=config, template_file="chapter.tex.j2",
+                             extra_template_basedirs=[str(templates)])
+    exporter.template_paths = [str(templates)] + exporter.template_paths
+    exporter.register_filter("book_highlight", listings.highlight)
+    exporter.register_filter("book_escape", markdown.escape)
+    return exporter
+
+
+def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Path,
+               templates: Path) -> str:
+    return sha256_json({
+        "source": sha256_text(source_text),
+        "executed": sha256_file(executed_path),
+        "templates": {p.name: sha256_file(p) for p in sorted(templates.glob("*.j2"))},
+        "builder": {p.name: sha256_file(p) for p in BUILDER_FILES},
+        "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
+        "book": [book.repository, book.branch],
+    })
+
+
+def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: Path,
+           tex_dir: Path, templates: Path) -> Rendered:
+    tex = tex_dir / f"{chapter.id}.tex"
+    record_path = tex_dir / f"{chapter.id}.json"
+    key = render_key(book, chapter, chapter.path.read_text(), executed_path, templates)
+    if tex.exists() and record_path.exists():
+        record = json.loads(record_path.read_text())
+        if record["key"] == key and all(
+                Path(p).exists() and sha256_file(Path(p)) == h for p, h in record["includes"].items()):
+            return Rendered(chapter, tex, set(record["labels"]), record["refs"],
+                            record["cites"], status="unchanged")
+
+    nb = _merge(source_nb, executed_nb)
+    title, title_cell = _title(nb, chapter)
+    ctx = markdown.Context(path=chapter.path, source_url=book.source_url)
+    cells = {-1: title}
+    cells.update({c.metadata["book"]["index"]: c.source for c in nb.cells if c.cell_type == "markdown"})
+    converted = markdown.convert(cells, ctx)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("label"):
+            converted.labels.add(cell.metadata["label"])
+
+    files_dir = f"{chapter.id}_files"
+    qr_target = chapter.video or book.source_url(chapter.path)
+    resources = {
+        "unique_key": chapter.id,
+        "output_files_dir": files_dir,
+        "book_chapter": {
+            "title": converted.cells[-1].strip(),
+            "title_plain": markdown.escape(title),
+            "label": chapter.label,
+            "appendix": chapter.appendix,
+            "source": chapter.path.name,
+            "source_url": book.source_url(chapter.path),
+            "video": chapter.video,
+            "qr": qr.tikz(qr_target) if qr_target else "",
+            "path": str(chapter.path),
+        },
+        "book_markdown": converted.cells,
+    }
+    try:
+        body, resources = _exporter(templates).from_notebook_node(nb, resources=resources)
+    except Exception as exc:
+        raise _template_error(exc, templates) from None
+    for name, data in resources.get("outputs", {}).items():
+        target = tex_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_bytes() != data:
+            target.write_bytes(data)
+    write_if_changed(tex, body)
+    includes = {str(p): sha256_file(p) for p in converted.includes}
+    write_if_changed(record_path, json.dumps({
+        "key": key, "includes": includes, "labels": sorted(converted.labels),
+        "refs": converted.refs, "cites": converted.cites}, indent=1))
+    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites)
+
+
+def _template_error(exc: Exception, templates: Path) -> BookError:
+    from jinja2 import TemplateError, TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError):
+        return BookError(f"template error: {exc.message}", where=f"{exc.filename}:{exc.lineno}")
+    if isinstance(exc, TemplateError):
+        import traceback
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(templates)
+        return BookError(f"template error: {exc}", where=where)
+    raise exc

@@ -1,0 +1,214 @@
+"""Stage 4: the book's LaTeX to ``book.pdf`` with latexmk (LuaLaTeX + biber).
+
+References and citations are checked against the book's labels and the
+bibliography before LaTeX runs, so an author learns which chapter (and
+line) names an undefined key.  LaTeX is skipped when none of its inputs
+changed; on failure the error is traced back to the chapter and cell that
+produced the offending line, and the last good PDF stays in place.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from . import listings, markdown
+from .config import Book, Chapter
+from .errors import BookError
+from .files import atomic_copy, atomic_write_text, sha256_json, sha256_tree, write_if_changed
+from .render import Rendered
+
+_BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
+_ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
+_SOURCE = re.compile(r"^% BOOK-SOURCE (?P<where>.+)$")
+
+
+@dataclass
+class Typeset:
+    pdf: Path
+    pages: int
+    status: str  # "typeset" or "unchanged"
+    overfull: int = 0
+    underfull: int = 0
+    undefined: list[str] | None = None
+    missing_chars: int = 0
+
+
+def bib_keys(path: Path) -> set[str]:
+    return {key for kind, key in _BIB_ENTRY.findall(path.read_text())
+            if kind.lower() not in ("comment", "string", "preamble")}
+
+
+def _locate(chapter: Chapter, key: str) -> str:
+    for number, line in enumerate(chapter.path.read_text().splitlines(), 1):
+        if key in line:
+            return f"{chapter.path}:{number}"
+    return str(chapter.path)
+
+
+def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
+    """Fail on a citation missing from the bibliography or a reference to
+    a label no chapter defines (in ``--only`` mode, other chapters' labels
+    are unknown, so only citations are checked)."""
+    known_cites = bib_keys(book.bibliography) if book.bibliography else set()
+    labels = {r.chapter.label for r in rendered}
+    for r in rendered:
+        labels |= r.labels
+    problems = []
+    for r in rendered:
+        for key in r.cites:
+            if key not in known_cites:
+                bib = book.bibliography.name if book.bibliography else "no bibliography in book.yml"
+                problems.append(BookError(f"citation key {key!r} is not in {bib}",
+                                          where=_locate(r.chapter, key)))
+        if only:
+            continue
+        for key in r.refs:
+            if key not in labels:
+                problems.append(BookError(f"reference to undefined label {key!r}",
+                                          where=_locate(r.chapter, key)))
+    if problems:
+        first = problems[0]
+        first.detail = "\n".join(str(p) for p in problems[1:])
+        raise first
+
+
+def _environment(templates: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(templates)), undefined=StrictUndefined,
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        trim_blocks=True, autoescape=False, keep_trailing_newline=True)
+
+
+def _ordinal(chapter: Chapter) -> int:
+    return ord(chapter.number) - ord("A") + 1 if chapter.appendix else int(chapter.number)
+
+
+def write_main(book: Book, rendered: list[Rendered], tex_dir: Path, templates: Path,
+               name: str, only: bool) -> Path:
+    def entry(r: Rendered) -> dict:
+        return {"tex": r.tex.name, "appendix": r.chapter.appendix, "ordinal": _ordinal(r.chapter)}
+
+    parts: list[dict] = []
+    for r in rendered:
+        if r.chapter.appendix:
+            continue
+        if not parts or parts[-1]["title"] != r.chapter.part:
+            parts.append({"title": r.chapter.part, "chapters": []})
+        parts[-1]["chapters"].append(entry(r))
+    escape = markdown.escape
+    try:
+        text = _environment(templates).get_template("book.tex.j2").render(
+            title=escape(book.title), title_plain=escape(book.title),
+            subtitle=escape(book.subtitle), subtitle_plain=escape(book.subtitle),
+            authors=[escape(a) for a in book.authors],
+            authors_plain=escape(", ".join(book.authors)),
+            date=escape(book.date), edition=escape(book.edition),
+            repository=book.repository,
+            bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
+            parts=parts, appendices=[entry(r) for r in rendered if r.chapter.appendix],
+            pygments=listings.style_definitions(), only=only)
+    except TemplateError as exc:
+        where = f"{getattr(exc, 'filename', None) or templates / 'book.tex.j2'}"
+        if getattr(exc, "lineno", None):
+            where += f":{exc.lineno}"
+        raise BookError(f"template error: {exc}", where=where) from None
+    main = tex_dir / f"{name}.tex"
+    write_if_changed(main, text)
+    return main
+
+
+def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> BookError:
+    lines = log_text.splitlines()
+    for index, line in enumerate(lines):
+        m = _ERROR.match(line)
+        if not m:
+            continue
+        excerpt = "\n".join(lines[index:index + 8])
+        tex_file = (tex_dir / m["file"]).resolve()
+        line_no = int(m["line"])
+        where = f"{tex_file}:{line_no}"
+        for r in rendered:
+            if r.tex.resolve() == tex_file:
+                where = str(r.chapter.path)
+                for source_line in tex_file.read_text().splitlines()[:line_no][::-1]:
+                    if s := _SOURCE.match(source_line):
+                        where = s["where"]
+                        break
+                excerpt += f"\n(generated LaTeX: {tex_file}:{line_no})"
+        return BookError(f"LaTeX error: {m['message']}", where=where, detail=excerpt)
+    bang = next((i for i, l in enumerate(lines) if l.startswith("!")), None)
+    detail = "\n".join(lines[bang:bang + 10]) if bang is not None else "\n".join(lines[-20:])
+    return BookError("LaTeX failed", where=str(tex_dir), detail=detail)
+
+
+def _biber_error(blg: Path, book: Book) -> BookError | None:
+    if not blg.exists():
+        return None
+    for line in blg.read_text(errors="replace").splitlines():
+        if "ERROR -" in line:
+            m = re.search(r"line (\d+)", line)
+            where = str(book.bibliography) + (f":{m.group(1)}" if m else "")
+            return BookError(f"biber: {line.split('ERROR -', 1)[1].strip()}", where=where)
+    return None
+
+
+def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
+            latex_dir: Path, only: bool, log) -> Typeset:
+    stamp_path = latex_dir / f"{main.stem}.stamp.json"
+    inputs = sha256_json({
+        "main": sha256_tree(main),
+        "chapters": [[sha256_tree(r.tex), sha256_tree(r.tex.with_name(f"{r.chapter.id}_files"))]
+                     for r in rendered],
+        "bib": sha256_tree(book.bibliography) if book.bibliography else None,
+    })
+    if out_pdf.exists() and stamp_path.exists():
+        stamp = json.loads(stamp_path.read_text())
+        if stamp["inputs"] == inputs:
+            return Typeset(out_pdf, stamp["pages"], "unchanged", **stamp["warnings"])
+
+    latex_dir.mkdir(parents=True, exist_ok=True)
+    if not shutil.which("latexmk"):
+        raise BookError("latexmk is not installed; run `python3 build.py pdf` (which installs "
+                        "TeX Live) or `apt-get install latexmk texlive-luatex biber`")
+    log.info("typesetting with LuaLaTeX ...")
+    cmd = ["latexmk", "-lualatex", "-interaction=nonstopmode", "-halt-on-error",
+           "-file-line-error", "-cd-", f"-outdir={latex_dir.resolve()}", main.name]
+    proc = subprocess.run(cmd, cwd=main.parent, capture_output=True, text=True, errors="replace")
+    log_file = latex_dir / f"{main.stem}.log"
+    log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
+    built = latex_dir / f"{main.stem}.pdf"
+    if proc.returncode != 0 or not built.exists():
+        if _ERROR.search(log_text) is None and (biber := _biber_error(
+                latex_dir / f"{main.stem}.blg", book)):
+            raise biber
+        if not log_text:
+            raise BookError("latexmk failed", detail=proc.stdout[-3000:] + proc.stderr[-2000:])
+        raise _latex_error(log_text, main.parent, rendered)
+
+    warnings = _warnings(log_text)
+    if warnings["undefined"] and not only:
+        raise BookError("LaTeX reports undefined references or citations: "
+                        + ", ".join(warnings["undefined"]), where=str(log_file))
+    pages = int(m.group(1)) if (m := re.search(r"Output written on .*?\((\d+) pages?", log_text)) else 0
+    atomic_copy(built, out_pdf)
+    if main.stem == "book":
+        atomic_copy(log_file, out_pdf.with_suffix(".log"))
+    atomic_write_text(stamp_path, json.dumps({"inputs": inputs, "pages": pages, "warnings": warnings}))
+    return Typeset(out_pdf, pages, "typeset", **warnings)
+
+
+def _warnings(log_text: str) -> dict:
+    undefined = re.findall(r"(?:Reference|Citation) [`'](.+?)' on page \d+ undefined", log_text)
+    return {
+        "overfull": len(re.findall(r"^Overfull \\hbox", log_text, re.M)),
+        "underfull": len(re.findall(r"^Underfull \\hbox", log_text, re.M)),
+        "undefined": sorted(set(undefined)),
+        "missing_chars": len(re.findall(r"^Missing character", log_text, re.M)),
+    }

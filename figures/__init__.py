@@ -1,0 +1,1 @@
+"""Figure helpers for the book: house style, plots and TikZ diagrams."""

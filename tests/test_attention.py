@@ -1,0 +1,87 @@
+"""Properties that any correct causal self-attention must have."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from scratchllm import CausalSelfAttention, GPTConfig
+
+
+def make_attention(dropout=0.0, **overrides):
+    torch.manual_seed(0)
+    fields = dict(block_size=16, n_head=4, n_embd=32, dropout=dropout)
+    fields.update(overrides)
+    return CausalSelfAttention(GPTConfig(**fields)).eval()
+
+
+@pytest.fixture
+def attn():
+    return make_attention()
+
+
+@pytest.fixture
+def x():
+    torch.manual_seed(1)
+    return torch.randn(2, 10, 32)
+
+
+def test_shapes(attn, x):
+    y = attn(x)
+    y2, att = attn(x, return_attention=True)
+    assert y.shape == x.shape
+    assert att.shape == (2, 4, 10, 10)
+    assert torch.equal(y, y2)
+
+
+def test_rows_sum_to_one(attn, x):
+    _, att = attn(x, return_attention=True)
+    torch.testing.assert_close(att.sum(dim=-1), torch.ones(2, 4, 10))
+
+
+def test_upper_triangle_is_exactly_zero(attn, x):
+    _, att = attn(x, return_attention=True)
+    future = torch.triu(torch.ones(10, 10, dtype=torch.bool), diagonal=1)
+    assert (att[..., future] == 0).all()
+    assert (att[..., ~future] > 0).all()
+
+
+def test_future_tokens_do_not_change_earlier_outputs(attn, x):
+    changed = x.clone()
+    changed[:, 6:] = torch.randn_like(changed[:, 6:])
+    y, y_changed = attn(x), attn(changed)
+    torch.testing.assert_close(y[:, :6], y_changed[:, :6], rtol=0, atol=0)
+    assert not torch.allclose(y[:, 6:], y_changed[:, 6:])
+
+
+def test_matches_scaled_dot_product_attention(attn, x):
+    B, T, C = x.shape
+    head_dim = C // attn.n_head
+    q, k, v = attn.c_attn(x).split(C, dim=2)
+    q, k, v = (t.view(B, T, attn.n_head, head_dim).transpose(1, 2)
+               for t in (q, k, v))
+    fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    fused = attn.c_proj(fused.transpose(1, 2).reshape(B, T, C))
+    assert (attn(x) - fused).abs().max().item() < 1e-6
+
+
+def test_dropout_only_in_train_mode(x):
+    attn = make_attention(dropout=0.5)
+    torch.testing.assert_close(attn(x), attn(x), rtol=0, atol=0)
+
+    attn.train()
+    _, att = attn(x, return_attention=True)
+    assert not torch.allclose(att.sum(dim=-1), torch.ones(2, 4, 10))
+    assert not torch.equal(attn(x), attn(x))
+    # Residual dropout zeroes about half of the output features.
+    assert 0.3 < (attn(x) == 0).float().mean().item() < 0.7
+
+
+def test_mask_is_a_non_persistent_buffer(attn):
+    assert "mask" in dict(attn.named_buffers())
+    assert "mask" not in attn.state_dict()
+    assert all(p is not attn.mask for p in attn.parameters())
+
+
+def test_head_count_must_divide_width():
+    with pytest.raises(AssertionError):
+        make_attention(n_head=5)
