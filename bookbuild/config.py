@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import BookError
+from .errors import BookError, located
 
 CHAPTER_SUFFIXES = (".md", ".ipynb")
 DEFAULT_PACKAGES = ("torch", "numpy", "matplotlib", "ipykernel", "jupytext")
@@ -62,13 +62,6 @@ class Book:
         return f"{self.repository.rstrip('/')}/blob/{self.branch}/{rel}"
 
 
-def _line_of(text: str, needle: str) -> int:
-    for number, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return number
-    return 1
-
-
 def load(book_dir: Path) -> Book:
     book_dir = book_dir.resolve()
     source = book_dir / "book.yml"
@@ -83,7 +76,7 @@ def load(book_dir: Path) -> Book:
         raise BookError(f"book.yml is not valid YAML: {exc}", where=where) from None
 
     def fail(message: str, needle: str) -> BookError:
-        return BookError(message, where=f"{source}:{_line_of(text, needle)}")
+        return BookError(message, where=located(source, f"file: {needle}", needle))
 
     if not meta.get("title"):
         raise fail("book.yml needs a 'title'", "title")
@@ -189,4 +182,4 @@ def producers_of(book: Book, chapter: Chapter) -> list[Chapter]:
                 needed.append(producer)
 
     visit(chapter, (chapter.id,))
-    return needed
+    return sorted(needed, key=book.chapters.index)

@@ -1,4 +1,7 @@
-"""The one exception the builder reports to users."""
+"""The one exception the builder reports to users, and how it finds lines."""
+
+import re
+from pathlib import Path
 
 
 class BookError(Exception):
@@ -18,3 +21,22 @@ class BookError(Exception):
     def __str__(self) -> str:
         head = f"{self.where}: {self.message}" if self.where else self.message
         return f"{head}\n{self.detail.rstrip()}" if self.detail else head
+
+
+def line_of(text: str, needle: str) -> int | None:
+    """First line (1-based) holding ``needle`` as a whole token, so that
+    ``sec-att`` is not found inside ``sec-attention``."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def located(path: Path, *needles: str) -> str:
+    """``path:line`` of the first of ``needles`` found in ``path``."""
+    text = path.read_text() if path.exists() else ""
+    for needle in needles:
+        if (line := line_of(text, needle)) is not None:
+            return f"{path}:{line}"
+    return str(path)

@@ -8,6 +8,7 @@ roles and cross-references into LaTeX and recorded every label, reference
 and citation key.
 """
 
+import logging
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -16,12 +17,13 @@ from pathlib import Path
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from . import listings
-from .errors import BookError
+from .errors import BookError, located
 
 FILTER = Path(__file__).with_name("myst.lua")
 PANDOC_FROM = "markdown-auto_identifiers+tex_math_dollars+fenced_divs+footnotes+pipe_tables"
 ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention",
                "danger", "error", "seealso", "admonition"}
+logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # CJK is kept as is
 _ENCODER = UnicodeToLatexEncoder(unknown_char_policy="keep", replacement_latex_protection="braces")
 
 
@@ -52,10 +54,8 @@ class Context:
     labels: set[str] = field(default_factory=set)
     includes: list[Path] = field(default_factory=list)
 
-    def error(self, message: str, needle: str) -> BookError:
-        text = self.path.read_text() if self.path.exists() else ""
-        line = next((n for n, l in enumerate(text.splitlines(), 1) if needle in l), None)
-        return BookError(message, where=f"{self.path}:{line}" if line else str(self.path))
+    def error(self, message: str, *needles: str) -> BookError:
+        return BookError(message, where=located(self.path, *needles))
 
 
 def _raw(latex: str) -> str:
@@ -196,7 +196,8 @@ def _literalinclude(args: str, options: dict[str, str], ctx: Context) -> str:
     try:
         ex = listings.excerpt(path, options.get("pyobject"))
     except listings.SymbolNotFound as exc:
-        raise ctx.error(f"literalinclude: {exc}", options.get("pyobject", args)) from None
+        raise ctx.error(f"literalinclude: {exc}", f":pyobject: {options.get('pyobject')}",
+                        args) from None
     ctx.includes.append(path)
     label = options.get("name") or options.get("label")
     if label:
@@ -225,7 +226,7 @@ def convert(cells: dict[int, str], ctx: Context) -> Converted:
         parts.append(preprocess(source, ctx))
     proc = subprocess.run(
         [get_pandoc_path(), "-f", PANDOC_FROM, "-t", "latex", "--biblatex",
-         "--top-level-division=chapter", "--wrap=preserve", "--no-highlight",
+         "--top-level-division=chapter", "--wrap=preserve",
          "--lua-filter", str(FILTER)],
         input="\n\n".join(parts), capture_output=True, text=True,
     )

@@ -88,6 +88,9 @@ function Div(div)
   local kind = div.classes[1]
   if not kind or not BOXES[kind] then return nil end
   local title = div.attributes.title or ""
+  if title == "" then
+    title = kind == "seealso" and "See also" or kind:sub(1, 1):upper() .. kind:sub(2)
+  end
   local open = "\\begin{bookadmonition}{" .. kind .. "}{" .. title .. "}"
   if div.identifier ~= "" then
     table.insert(labels, div.identifier)

@@ -38,7 +38,10 @@ def clean_text(text: str) -> str:
     """What a terminal would finally show: ANSI colours dropped, and each
     ``\\r``-rewritten line (progress bars) reduced to its last state."""
     text = _ANSI.sub("", text)
-    lines = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        states = [state for state in line.split("\r") if state]
+        lines.append(states[-1] if states else "")
     return "\n".join(lines)
 
 

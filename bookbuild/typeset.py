@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from . import listings, markdown
 from .config import Book, Chapter
-from .errors import BookError
+from .errors import BookError, located
 from .files import atomic_copy, atomic_write_text, sha256_json, sha256_tree, write_if_changed
 from .render import Rendered
 
@@ -43,13 +43,6 @@ def bib_keys(path: Path) -> set[str]:
             if kind.lower() not in ("comment", "string", "preamble")}
 
 
-def _locate(chapter: Chapter, key: str) -> str:
-    for number, line in enumerate(chapter.path.read_text().splitlines(), 1):
-        if key in line:
-            return f"{chapter.path}:{number}"
-    return str(chapter.path)
-
-
 def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
     """Fail on a citation missing from the bibliography or a reference to
     a label no chapter defines (in ``--only`` mode, other chapters' labels
@@ -64,13 +57,13 @@ def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
             if key not in known_cites:
                 bib = book.bibliography.name if book.bibliography else "no bibliography in book.yml"
                 problems.append(BookError(f"citation key {key!r} is not in {bib}",
-                                          where=_locate(r.chapter, key)))
+                                          where=located(r.chapter.path, key)))
         if only:
             continue
         for key in r.refs:
             if key not in labels:
                 problems.append(BookError(f"reference to undefined label {key!r}",
-                                          where=_locate(r.chapter, key)))
+                                          where=located(r.chapter.path, key)))
     if problems:
         first = problems[0]
         first.detail = "\n".join(str(p) for p in problems[1:])

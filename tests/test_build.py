@@ -1,0 +1,271 @@
+"""End-to-end builds of the fixture book in tests/fixtures/mini, checked in
+the PDF itself, and the execution cache's invalidation rules."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "fixtures" / "mini"
+
+
+def build(command, book, out, *args):
+    env = dict(os.environ, BOOK_BOOTSTRAPPED="1")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), command, "--book", str(book), "--out", str(out),
+         *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+def executed(proc) -> list[str]:
+    """The chapter files a build executed (not taken from the cache)."""
+    return sorted(re.findall(r"^executing (\S+)", proc.stderr, re.M))
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def copy_book(tmp: Path, source: Path = MINI, out: Path | None = None) -> tuple[Path, Path]:
+    book = tmp / "book"
+    shutil.copytree(source, book)
+    new_out = tmp / "build"
+    if out is not None:
+        shutil.copytree(out, new_out)
+    return book, new_out
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The mini book built once into a PDF; tests copy it before changing it."""
+    book, out = copy_book(tmp_path_factory.mktemp("mini"))
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    return book, out, proc
+
+
+# --- The PDF itself ---------------------------------------------------------
+
+def test_first_build_executes_every_chapter(built):
+    _, _, proc = built
+    assert executed(proc) == ["extra.ipynb", "intro.md", "second.md"]
+    assert re.search(r"pdf: .*book\.pdf \(\d+ pages, typeset\)", proc.stderr)
+    assert "time: execute" in proc.stderr
+
+
+def test_citations_and_cross_references_resolve(built):
+    _, out, _ = built
+    text = pdf_text(out / "book.pdf")
+    assert "??" not in text
+    assert "Knuth 1984" in text and "Vaswani et al." in text  # in-text, author-year
+    assert "Literate Programming" in text and "Attention Is All You Need" in text  # bibliography
+    assert "See Figure 1.1, Section 1.1, (1.1)," in text
+    assert "Table 1.1 and Figure 1.2" in text
+    assert "artifact of Chapter 1" in text  # {numref} to a chapter label
+    assert "(see Section 1.1)" in text  # from the .ipynb appendix
+
+
+def test_figures_tikz_and_outputs_are_printed(built):
+    _, out, _ = built
+    text = pdf_text(out / "book.pdf")
+    assert "FIGURE-TITLE-MARK" in text  # matplotlib's vector PDF, text still text
+    assert "Figure 1.1: A straight line, drawn by matplotlib → vector PDF." in text
+    assert "TIKZ-NODE-MARK" in text and "Figure 1.2: A TikZ drawing" in text
+    assert "APPENDIX-OUTPUT 42" in text  # plain .ipynb chapter, executed
+    assert "tripled: [0, 3, 6, 9, 12]" in text  # read the artifact of chapter 1
+    reader = PdfReader(out / "book.pdf")
+    figure_page = next(p for p in reader.pages if "FIGURE-TITLE-MARK" in p.extract_text())
+    assert figure_page["/Resources"]["/XObject"], "the matplotlib PDF is embedded as a form"
+
+
+def test_progress_bars_and_long_outputs_are_tamed(built):
+    _, out, _ = built
+    text = pdf_text(out / "book.pdf")
+    assert "progress 4/4" in text
+    assert "progress 0/4" not in text and "progress 3/4" not in text
+    assert re.search(r"\[… 64 more lines not shown …\]", text)
+    assert "long output line 99" in text and "long output line 50" not in text
+
+
+def test_unicode_survives(built):
+    _, out, _ = built
+    text = pdf_text(out / "book.pdf")
+    assert "Arrows → and ≤ survive, and so does 中文." in text
+    log = (out / "book.log").read_text(errors="replace")
+    assert "Missing character" not in log
+
+
+def test_links_bookmarks_and_metadata(built):
+    _, out, _ = built
+    reader = PdfReader(out / "book.pdf")
+    uris, internal = set(), 0
+    for page in reader.pages:
+        for annot in page.get("/Annots") or []:
+            action = annot.get_object().get("/A", {})
+            if action.get("/S") == "/URI":
+                uris.add(action["/URI"])
+            elif action.get("/S") == "/GoTo" or "/Dest" in annot.get_object():
+                internal += 1
+    assert "https://example.org/videos/intro?t=1#start" in uris  # video link, # kept
+    assert "https://example.org/mini-book/blob/main/intro.md" in {u.replace("/book/", "/") for u in uris} \
+        or any(u.endswith("intro.md") for u in uris)
+    assert internal >= 6  # toc, cross-references, citations
+    titles = []
+
+    def walk(items):
+        for item in items:
+            walk(item) if isinstance(item, list) else titles.append(item.title)
+
+    walk(reader.outline)
+    assert any("Introduction to the mini book" in t for t in titles)
+    assert any("An appendix from a notebook" in t for t in titles)
+    assert "Bibliography" in titles
+    assert reader.metadata.title == "Mini Book: a test of the compiler & its 100% features"
+    assert "Ada Lovelace" in reader.metadata.author
+
+
+# --- Incremental rebuilds --------------------------------------------------
+
+def test_noop_rebuild_executes_and_typesets_nothing(built):
+    book, out, _ = built
+    before = (out / "book.pdf").stat().st_mtime_ns
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert executed(proc) == []
+    assert "chapters: 0 executed, 3 cached" in proc.stderr
+    assert "unchanged)" in proc.stderr
+    assert (out / "book.pdf").stat().st_mtime_ns == before
+
+
+def test_prose_edit_rerenders_without_executing(built, tmp_path):
+    book, out = copy_book(tmp_path, built[0], built[1])
+    edit(book / "second.md", "uses the library.", "uses the library. PROSEEDITMARK.")
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert executed(proc) == []
+    assert "rendered: 1 chapter(s), 2 unchanged" in proc.stderr
+    assert "PROSEEDITMARK" in pdf_text(out / "book.pdf")
+
+
+# --- Errors point at the author's file and line ------------------------------
+
+def test_failing_cell_names_file_and_line_and_keeps_last_pdf(built, tmp_path):
+    book, out = copy_book(tmp_path, built[0], built[1])
+    pdf_before = (out / "book.pdf").read_bytes()
+    cache_before = (out / "cache" / "second.ipynb").read_bytes()
+    edit(book / "second.md", 'print("tripled:"', 'x = 1\ny = undefined_name + x\nprint("tripled:"')
+    line = book.joinpath("second.md").read_text().splitlines().index("y = undefined_name + x") + 1
+    proc = build("pdf", book, out)
+    assert proc.returncode == 1
+    assert f"second.md:{line}: code cell failed with NameError" in proc.stderr
+    assert "undefined_name" in proc.stderr
+    assert (out / "book.pdf").read_bytes() == pdf_before
+    assert (out / "cache" / "second.ipynb").read_bytes() == cache_before
+
+
+def test_latex_error_is_traced_to_the_cell(built, tmp_path):
+    book, out = copy_book(tmp_path, built[0], built[1])
+    pdf_before = (out / "book.pdf").read_bytes()
+    cell = ("\n```{code-cell} python\nfrom IPython.display import Latex\n"
+            "Latex(r'\\notamacro')\n```\n")
+    book.joinpath("second.md").write_text(book.joinpath("second.md").read_text() + cell)
+    line = book.joinpath("second.md").read_text().splitlines().index(
+        "from IPython.display import Latex") + 1
+    proc = build("pdf", book, out)
+    assert proc.returncode == 1
+    assert f"second.md:{line}: LaTeX error: Undefined control sequence" in proc.stderr
+    assert (out / "book.pdf").read_bytes() == pdf_before
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("as in @vaswani2017attention", "as in @nosuchpaper2099", "nosuchpaper2099"),
+    ("{numref}`fig-line`", "{numref}`fig-nowhere`", "fig-nowhere"),
+])
+def test_undefined_citation_or_reference_fails_before_latex(built, tmp_path, old, new, key):
+    book, out = copy_book(tmp_path, built[0], built[1])
+    edit(book / "intro.md", old, new)
+    line = next(n for n, l in enumerate((book / "intro.md").read_text().splitlines(), 1) if key in l)
+    proc = build("pdf", book, out)
+    assert proc.returncode == 1
+    assert f"intro.md:{line}:" in proc.stderr and repr(key) in proc.stderr
+    assert "typesetting" not in proc.stderr
+
+
+def test_bad_book_yml_names_the_line(tmp_path):
+    book, out = copy_book(tmp_path)
+    edit(book / "book.yml", "file: second.md", "file: missing.md")
+    line = (book / "book.yml").read_text().splitlines().index("      - file: missing.md") + 1
+    proc = build("execute", book, out)
+    assert proc.returncode == 1
+    assert f"book.yml:{line}: chapter file 'missing.md' not found" in proc.stderr
+
+
+# --- The execution cache -----------------------------------------------------
+
+def test_cache_invalidation_rules(tmp_path):
+    book, out = copy_book(tmp_path)
+    assert executed(build("execute", book, out)) == ["extra.ipynb", "intro.md", "second.md"]
+    assert executed(build("execute", book, out)) == []
+
+    edit(book / "intro.md", "Next, a figure.", "Next, a figure, drawn below.")
+    assert executed(build("execute", book, out)) == [], "prose edits never execute"
+
+    edit(book / "second.md", 'print("tripled:"', 'print("tripled values:"')
+    assert executed(build("execute", book, out)) == ["second.md"], "a code edit runs its chapter"
+
+    edit(book / "code" / "minilib.py", "return 3 * x", "return x + x + x")
+    proc = build("execute", book, out)
+    assert executed(proc) == ["second.md"], "only the chapter that imports the library"
+    assert "code/minilib.py changed" in proc.stderr
+
+    edit(book / "intro.md", "import json, os, pathlib\nimport numpy",
+         "import json, os, pathlib  # same artifact\nimport numpy")
+    assert executed(build("execute", book, out)) == ["intro.md"], \
+        "an unchanged artifact does not invalidate its users"
+
+    edit(book / "intro.md", "np.arange(5)", "np.arange(6)")
+    assert executed(build("execute", book, out)) == ["intro.md", "second.md"]
+
+    shutil.rmtree(out / "artifacts" / "numbers")
+    assert executed(build("execute", book, out)) == ["intro.md", "second.md"], \
+        "a lost artifact is rebuilt"
+
+    proc = build("execute", book, out, "--rerun")
+    assert executed(proc) == ["extra.ipynb", "intro.md", "second.md"]
+
+
+def test_only_runs_a_chapter_with_its_producers_in_parallel(tmp_path):
+    book, out = copy_book(tmp_path)
+    proc = build("execute", book, out, "--only", "second", "-j", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert executed(proc) == ["intro.md", "second.md"]
+
+
+def test_only_builds_one_chapter_pdf_with_its_real_number(tmp_path):
+    book, out = copy_book(tmp_path)
+    proc = build("pdf", book, out, "--only", "extra.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    text = pdf_text(out / "extra.pdf")
+    assert "An appendix from a notebook" in text and "APPENDIX-OUTPUT 42" in text
+    assert re.search(r"A\s+An appendix from a notebook", text)
+    assert not (out / "book.pdf").exists()
+
+
+def test_clean_removes_the_build_folder(tmp_path):
+    book, out = copy_book(tmp_path)
+    out.mkdir()
+    (out / "stale").write_text("x")
+    proc = build("clean", book, out)
+    assert proc.returncode == 0 and not out.exists()
