@@ -161,10 +161,13 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
                      for r in rendered],
         "bib": sha256_tree(book.bibliography) if book.bibliography else None,
     })
-    if out_pdf.exists() and stamp_path.exists():
-        stamp = json.loads(stamp_path.read_text())
-        if stamp["inputs"] == inputs:
-            return Typeset(out_pdf, stamp["pages"], "unchanged", **stamp["warnings"])
+    stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    if out_pdf.exists() and stamp.get("inputs") == inputs:
+        return Typeset(out_pdf, stamp["pages"], "unchanged", **stamp["warnings"])
+    if stamp.get("tex_dir") != str(main.parent.resolve()):
+        # latexmk's database holds absolute paths: after the build folder
+        # moved it would compare the old files and wrongly see no change.
+        (latex_dir / f"{main.stem}.fdb_latexmk").unlink(missing_ok=True)
 
     latex_dir.mkdir(parents=True, exist_ok=True)
     if not shutil.which("latexmk"):
@@ -193,7 +196,8 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
     atomic_copy(built, out_pdf)
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
-    atomic_write_text(stamp_path, json.dumps({"inputs": inputs, "pages": pages, "warnings": warnings}))
+    atomic_write_text(stamp_path, json.dumps({"inputs": inputs, "pages": pages, "warnings": warnings,
+                                              "tex_dir": str(main.parent.resolve())}))
     return Typeset(out_pdf, pages, "typeset", **warnings)
 
 

@@ -1,0 +1,124 @@
+"""Build-time benchmark of the real book: clean build, no-op rebuild, a
+prose edit, a code-cell edit and an edit under code/.
+
+Run by hand (not in CI):  .venv/bin/python bench/bench_build.py [--write]
+
+It copies book/, code/ and figures/ to a temporary folder so the edits never
+touch the working tree, times each build as a whole command (what an author
+waits for), and with --write replaces the section in bench/RESULTS.md.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+MARK_BEGIN, MARK_END = "<!-- bench_build:begin -->", "<!-- bench_build:end -->"
+
+
+def timed_build(book: Path, out: Path, *extra: str) -> tuple[float, str]:
+    env = dict(os.environ, BOOK_BOOTSTRAPPED="1")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "pdf", "--book", str(book),
+                           "--out", str(out), *extra], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"build failed:\n{proc.stderr}")
+    return seconds, proc.stderr
+
+
+def summary_of(stderr: str) -> str:
+    found = re.search(r"chapters: .*", stderr)
+    return found.group(0) if found else ""
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if old not in text:
+        sys.exit(f"{old!r} not found in {path}")
+    path.write_text(text.replace(old, new, 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
+    parser.add_argument("--repeat", type=int, default=3, help="no-op rebuilds to time")
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name in ("book", "code", "figures"):
+            shutil.copytree(ROOT / name, tmp / name)
+        book, out = tmp / "book", tmp / "build"
+        chapter = book / "attention.md"
+
+        seconds, log = timed_build(book, out)
+        rows.append(("clean build (execute + render + typeset)", seconds, summary_of(log)))
+        noop = [timed_build(book, out) for _ in range(args.repeat)]
+        rows.append((f"no-op rebuild (median of {args.repeat})",
+                     statistics.median(s for s, _ in noop), summary_of(noop[-1][1])))
+
+        text = chapter.read_text()
+        paragraph = next(line for line in text.splitlines()
+                         if len(line) > 40 and line[0].isalpha())
+        edit(chapter, paragraph, paragraph + " (An edited sentence.)")
+        seconds, log = timed_build(book, out)
+        rows.append(("one prose edit", seconds, summary_of(log)))
+
+        first_code = text.index("```{code-cell}")
+        body = text.index("\n", text.index("\n", first_code) + 1)  # after the fence line
+        chapter.write_text(chapter.read_text().replace(
+            text[first_code:body], text[first_code:body] + "\n# an edited code cell", 1))
+        seconds, log = timed_build(book, out)
+        rows.append(("one code-cell edit", seconds, summary_of(log)))
+
+        library = tmp / "code" / "scratchllm" / "attention.py"
+        library.write_text(library.read_text() + "\n# an edit under code/\n")
+        seconds, log = timed_build(book, out)
+        rows.append(("one edit under code/ (a file the chapter imports)", seconds, summary_of(log)))
+
+        pages = re.search(r"\((\d+) pages", log).group(1)
+
+    table = ["| build | wall time | what ran |", "|---|---:|---|"]
+    table += [f"| {name} | {seconds:.2f} s | {what} |" for name, seconds, what in rows]
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    section = "\n".join([
+        MARK_BEGIN,
+        "## Book build times (`bench/bench_build.py`)",
+        "",
+        f"Command: `.venv/bin/python bench/bench_build.py --write` on "
+        f"{datetime.date.today().isoformat()}; machine: {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, torch {metadata.version('torch')}, "
+        f"nbconvert {metadata.version('nbconvert')}, "
+        f"{subprocess.run(['lualatex', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}. "
+        f"The real book ({pages} pages) in a temporary copy.",
+        "",
+        *table,
+        MARK_END,
+    ])
+    print(section)
+    if args.write:
+        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        if MARK_BEGIN in current:
+            current = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), section,
+                             current, flags=re.S)
+        else:
+            current = current.rstrip("\n") + "\n\n" + section + "\n"
+        RESULTS.write_text(current)
+
+
+if __name__ == "__main__":
+    main()
