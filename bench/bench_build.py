@@ -93,8 +93,8 @@ def main() -> None:
 
     table = ["| build | wall time | what ran |", "|---|---:|---|"]
     table += [f"| {name} | {seconds:.2f} s | {what} |" for name, seconds, what in rows]
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next((row.split(":", 1)[1].strip() for row in Path("/proc/cpuinfo").read_text().splitlines()
+                if row.startswith("model name")), platform.processor())
     section = "\n".join([
         MARK_BEGIN,
         "## Book build times (`bench/bench_build.py`)",

@@ -242,10 +242,9 @@ def convert(cells: dict[int, str], ctx: Context) -> Converted:
             chunks[current] = []
         elif line.startswith("%% BOOK-"):
             kind, _, values = line[len("%% BOOK-"):].partition(" ")
-            items = values.split()
-            {"LABELS": lambda: result.labels.update(items),
-             "REFS": lambda: result.refs.extend(items),
-             "CITES": lambda: result.cites.extend(items)}[kind]()
+            records = {"LABELS": result.labels.update, "REFS": result.refs.extend,
+                       "CITES": result.cites.extend}
+            records[kind](values.split())
         elif current is not None:
             chunks[current].append(line)
     result.cells = {k: "\n".join(v).strip() + "\n" for k, v in chunks.items()}

@@ -6,7 +6,6 @@ it starts (for .md) so that errors point at the author's own file and line.
 
 import re
 import warnings
-from pathlib import Path
 
 import jupytext
 import nbformat
@@ -49,7 +48,7 @@ def code_cell_lines(text: str) -> list[int]:
 
 def _first_line(text: str, source: str, after: int) -> int | None:
     """Line (1-based, > ``after``) where a markdown cell's text begins."""
-    first = next((l.strip() for l in source.splitlines() if l.strip()), None)
+    first = next((row.strip() for row in source.splitlines() if row.strip()), None)
     if first is None:
         return None
     for number, line in enumerate(text.splitlines()[after:], after + 1):

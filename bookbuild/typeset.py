@@ -136,7 +136,7 @@ def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> Book
                         break
                 excerpt += f"\n(generated LaTeX: {tex_file}:{line_no})"
         return BookError(f"LaTeX error: {m['message']}", where=where, detail=excerpt)
-    bang = next((i for i, l in enumerate(lines) if l.startswith("!")), None)
+    bang = next((i for i, row in enumerate(lines) if row.startswith("!")), None)
     detail = "\n".join(lines[bang:bang + 10]) if bang is not None else "\n".join(lines[-20:])
     return BookError("LaTeX failed", where=str(tex_dir), detail=detail)
 

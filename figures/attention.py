@@ -59,7 +59,7 @@ def plot_attention(weights, tokens, title=None, ax=None):
 
 def _annotate_cells(ax, w):
     """Print each allowed weight in its cell, light text on dark cells."""
-    for i, j in zip(*np.nonzero(w)):
+    for i, j in zip(*np.nonzero(w), strict=True):
         colour = "white" if w[i, j] > 0.6 else "black"
         ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center",
                 fontsize=6, color=colour)

@@ -196,7 +196,8 @@ def test_latex_error_is_traced_to_the_cell(built, tmp_path):
 def test_undefined_citation_or_reference_fails_before_latex(built, tmp_path, old, new, key):
     book, out = copy_book(tmp_path, built[0], built[1])
     edit(book / "intro.md", old, new)
-    line = next(n for n, l in enumerate((book / "intro.md").read_text().splitlines(), 1) if key in l)
+    text = (book / "intro.md").read_text().splitlines()
+    line = next(n for n, row in enumerate(text, 1) if key in row)
     proc = build("pdf", book, out)
     assert proc.returncode == 1
     assert f"intro.md:{line}:" in proc.stderr and repr(key) in proc.stderr
