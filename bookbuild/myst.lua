@@ -39,6 +39,23 @@ local function role_latex(role, content)
   return nil
 end
 
+local ESCAPES = { ["\\"] = "\\textbackslash{}", ["{"] = "\\{", ["}"] = "\\}",
+  ["$"] = "\\$", ["&"] = "\\&", ["#"] = "\\#", ["^"] = "\\textasciicircum{}",
+  ["_"] = "\\_", ["%"] = "\\%", ["~"] = "\\textasciitilde{}" }
+local BREAK_AFTER = { ["."] = true, ["_"] = true, ["/"] = true, ["("] = true, [","] = true }
+
+-- Inline code may break after . _ / ( , so that long dotted names such as
+-- torch.nn.functional.scaled_dot_product_attention never run into the margin.
+local function code_latex(text)
+  local out = {}
+  for _, cp in utf8.codes(text) do
+    local ch = utf8.char(cp)
+    table.insert(out, ESCAPES[ch] or ch)
+    if BREAK_AFTER[ch] then table.insert(out, "\\allowbreak{}") end
+  end
+  return "\\texttt{" .. table.concat(out) .. "}"
+end
+
 function Inlines(inlines)
   local i = 1
   while i < #inlines do
@@ -58,6 +75,9 @@ function Inlines(inlines)
       end
     end
     i = i + 1
+  end
+  for k, el in ipairs(inlines) do
+    if el.t == "Code" then inlines[k] = pandoc.RawInline("latex", code_latex(el.text)) end
   end
   return inlines
 end
