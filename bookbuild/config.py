@@ -57,7 +57,7 @@ class Book:
         """Link to a file of the repository, as readers browse it online."""
         if not self.repository:
             return ""
-        repo_root = self.root.parent
+        repo_root = next((p for p in [self.root, *self.root.parents] if (p / ".git").exists()), self.root.parent)
         rel = path.resolve().relative_to(repo_root.resolve()).as_posix()
         return f"{self.repository.rstrip('/')}/blob/{self.branch}/{rel}"
 

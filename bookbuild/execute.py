@@ -12,6 +12,7 @@ change to ``code/`` re-executes exactly the chapters that imported it.
 import copy
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -233,8 +234,6 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
 def _cell_error(chapter: Chapter, cell, ename: str, evalue: str, traceback: str) -> BookError:
     """Point at the failing line of the chapter file, using IPython's
     ``Cell In[n], line k`` in the traceback."""
-    import re
-
     plain = re.sub(r"\x1b\[[0-9;]*m", "", traceback)
     line = None
     for match in re.finditer(r"Cell In\[\d+\], line (\d+)", plain):
@@ -263,6 +262,7 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         key = static_key(book, ch, nb)
         reason, cached = ("--rerun", None) if rerun else staleness(book, ch, key, paths)
         if cached is not None:
+            log.detail(f"{ch.path.name}: cached")
             return Result(ch, cached, "cached", time.perf_counter() - start)
         log.info(f"executing {ch.path.name} ({reason})")
         executed = run(book, ch, nb, key, paths, log)
