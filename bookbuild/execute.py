@@ -196,15 +196,18 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
         resources={"metadata": {"path": str(workdir)}},
         on_cell_start=on_cell_start,
     )
+    kernel_log = workdir / "kernel.log"
     try:
-        client.execute(env=_kernel_env(book, paths))
+        with open(kernel_log, "w") as stderr:  # the kernel's own chatter stays out of the terminal
+            client.execute(env=_kernel_env(book, paths), stderr=stderr)
     except CellExecutionError as exc:
         raise _cell_error(chapter, state["cell"], exc.ename, exc.evalue, exc.traceback) from None
     except CellTimeoutError:
         raise BookError(f"cell timed out after {chapter.timeout} s (raise 'timeout' in book.yml)",
                         where=sources.where(chapter, state["cell"])) from None
     except DeadKernelError as exc:
-        raise BookError(f"the kernel died: {exc}", where=sources.where(chapter, state["cell"])) from None
+        raise BookError(f"the kernel died: {exc}", where=sources.where(chapter, state["cell"]),
+                        detail=kernel_log.read_text()[-3000:]) from None
 
     imports = json.loads("".join(o.get("text", "") for o in run_nb.cells[-1].outputs))
     executed = copy.deepcopy(nb)

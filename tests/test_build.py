@@ -270,3 +270,42 @@ def test_clean_removes_the_build_folder(tmp_path):
     (out / "stale").write_text("x")
     proc = build("clean", book, out)
     assert proc.returncode == 0 and not out.exists()
+
+
+def test_a_killed_build_leaves_a_cache_the_next_build_trusts(tmp_path):
+    import signal
+    import time
+
+    book, out = copy_book(tmp_path)
+    original = (book / "second.md").read_text()
+    edit(book / "second.md", 'print("tripled:"', 'import time; time.sleep(120)\nprint("tripled:"')
+    log = tmp_path / "stderr.txt"
+    env = dict(os.environ, BOOK_BOOTSTRAPPED="1")
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "build.py"), "execute", "--book", str(book), "--out",
+             str(out), "-v"], stderr=stderr, env=env, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while "second: cell 1/1" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGKILL)  # the builder and its kernel, mid-cell
+        proc.wait()
+    assert "second: cell 1/1" in log.read_text()
+    assert not (out / "cache" / "second.ipynb").exists()
+    assert not list((out / "cache").glob(".*.tmp"))
+
+    (book / "second.md").write_text(original)
+    proc = build("execute", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert executed(proc) == ["extra.ipynb", "second.md"], "intro.md finished before the kill"
+
+
+def test_a_dying_kernel_is_reported_with_the_cell(tmp_path):
+    book, out = copy_book(tmp_path)
+    edit(book / "second.md", 'print("tripled:"', 'import os; os._exit(3)\nprint("tripled:"')
+    lines = (book / "second.md").read_text().splitlines()
+    cell_start = lines.index("```{code-cell} python") + 2  # no traceback: the cell is all we know
+    proc = build("execute", book, out)
+    assert proc.returncode == 1
+    assert f"second.md:{cell_start}: the kernel died" in proc.stderr

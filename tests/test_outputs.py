@@ -145,3 +145,23 @@ def test_clean_outputs_does_not_mutate_input():
     before = copy.deepcopy(outs)
     render.clean_outputs(outs)
     assert outs == before
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    import os
+
+    from bookbuild import files
+
+    target = tmp_path / "cache.ipynb"
+    target.write_text("old")
+
+    def crash(fd):
+        raise KeyboardInterrupt  # as if the build were killed mid-write
+
+    monkeypatch.setattr(os, "fsync", crash)
+    try:
+        files.atomic_write_text(target, "new")
+    except KeyboardInterrupt:
+        pass
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.ipynb"]
