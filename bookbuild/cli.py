@@ -85,7 +85,8 @@ def build(args, out: Path, log: Log) -> int:
 
     clock = time.perf_counter()
     only = bool(args.only)
-    typeset.check_keys(book, rendered, only)
+    elsewhere = typeset.labels_elsewhere(book, rendered, tex_dir) if only else set()
+    typeset.check_keys(book, rendered, elsewhere)
     name = f"only-{selected[0].id}" if only else "book"
     main = typeset.write_main(book, rendered, tex_dir, templates, name, only)
     pdf = out / (f"{selected[0].id}.pdf" if only else "book.pdf")

@@ -43,14 +43,15 @@ def bib_keys(path: Path) -> set[str]:
             if kind.lower() not in ("comment", "string", "preamble")}
 
 
-def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
-    """Fail on a citation missing from the bibliography or a reference to
-    a label no chapter defines (in ``--only`` mode, other chapters' labels
-    are unknown, so only citations are checked)."""
+def check_keys(book: Book, rendered: list[Rendered], elsewhere: set[str] = frozenset()) -> None:
+    """Fail on a citation missing from the bibliography or a reference to a
+    label that no chapter defines.  ``elsewhere`` holds the labels of
+    chapters left out of an ``--only`` build (as last rendered): references
+    to them are allowed there, though that PDF cannot number them."""
     known_cites = bib_keys(book.bibliography) if book.bibliography else set()
-    labels = {r.chapter.label for r in rendered}
+    labels = set(elsewhere)
     for r in rendered:
-        labels |= r.labels
+        labels |= r.labels | {r.chapter.label}
     problems = []
     for r in rendered:
         for key in r.cites:
@@ -58,8 +59,6 @@ def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
                 bib = book.bibliography.name if book.bibliography else "no bibliography in book.yml"
                 problems.append(BookError(f"citation key {key!r} is not in {bib}",
                                           where=located(r.chapter.path, key)))
-        if only:
-            continue
         for key in r.refs:
             if key not in labels:
                 problems.append(BookError(f"reference to undefined label {key!r}",
@@ -68,6 +67,22 @@ def check_keys(book: Book, rendered: list[Rendered], only: bool) -> None:
         first = problems[0]
         first.detail = "\n".join(str(p) for p in problems[1:])
         raise first
+
+
+def labels_elsewhere(book: Book, rendered: list[Rendered], tex_dir: Path) -> set[str]:
+    """Labels of the chapters not in ``rendered``, from their last render."""
+    shown = {r.chapter.id for r in rendered}
+    labels = set()
+    for ch in book.chapters:
+        if ch.id in shown:
+            continue
+        labels.add(ch.label)
+        record = tex_dir / f"{ch.id}.json"
+        if record.exists():
+            labels |= set(json.loads(record.read_text())["labels"])
+        else:  # never rendered: its labels are unknown, so trust its source text
+            labels |= set(re.findall(r"[\w-]+", ch.path.read_text()))
+    return labels
 
 
 def _environment(templates: Path) -> Environment:

@@ -98,14 +98,14 @@ def rendered(tmp_path, bib):
 
 def test_check_keys_all_defined(rendered):
     book, r1, r2 = rendered
-    typeset.check_keys(book, [r1, r2], only=False)  # chapter labels (ch-one) count too
+    typeset.check_keys(book, [r1, r2])  # chapter labels (ch-one) count too
 
 
 def test_check_keys_unknown_citation(rendered):
     book, r1, r2 = rendered
     r1.cites.append("nosuchkey2024")
     with pytest.raises(BookError) as info:
-        typeset.check_keys(book, [r1, r2], only=False)
+        typeset.check_keys(book, [r1, r2])
     assert "'nosuchkey2024'" in info.value.message and "refs.bib" in info.value.message
     assert info.value.where == f"{r1.chapter.path}:7"
 
@@ -114,14 +114,14 @@ def test_check_keys_citation_without_bibliography(rendered):
     book, r1, r2 = rendered
     book.bibliography = None
     with pytest.raises(BookError, match="no bibliography"):
-        typeset.check_keys(book, [r1, r2], only=False)
+        typeset.check_keys(book, [r1, r2])
 
 
 def test_check_keys_undefined_reference(rendered):
     book, r1, r2 = rendered
     r2.refs.append("sec-missing")
     with pytest.raises(BookError) as info:
-        typeset.check_keys(book, [r1, r2], only=False)
+        typeset.check_keys(book, [r1, r2])
     assert "'sec-missing'" in info.value.message
     assert info.value.where == f"{r2.chapter.path}:6"
 
@@ -132,7 +132,7 @@ def test_check_keys_reference_line_is_the_keys_own(tmp_path, bib):
                                       "See {ref}`sec-att`.\n")
     r = Rendered(ch, tmp_path / "ch.tex", labels={"sec-attention"}, refs=["sec-att"])
     with pytest.raises(BookError) as info:
-        typeset.check_keys(make_book(tmp_path, [ch], bib), [r], only=False)
+        typeset.check_keys(make_book(tmp_path, [ch], bib), [r])
     assert info.value.where == f"{ch.path}:6"
 
 
@@ -141,27 +141,26 @@ def test_check_keys_reports_all_problems(rendered):
     r1.cites.append("nosuchkey2024")
     r2.refs.append("sec-missing")
     with pytest.raises(BookError) as info:
-        typeset.check_keys(book, [r1, r2], only=False)
+        typeset.check_keys(book, [r1, r2])
     assert "nosuchkey2024" in info.value.message
     assert "sec-missing" in info.value.detail
     assert f"{r2.chapter.path}:6" in info.value.detail
 
 
-def test_check_keys_only_mode_skips_references(rendered):
-    book, r1, _ = rendered
-    # in --only mode the other chapters' labels are unknown
-    typeset.check_keys(book, [r1], only=True)
+def test_check_keys_only_mode_accepts_labels_of_other_chapters(rendered):
+    book, r1, r2 = rendered
+    # --only renders one chapter; the others' labels come from their last render
+    typeset.check_keys(book, [r1], elsewhere=r2.labels | {r2.chapter.label})
     r1.refs.append("sec-nowhere")
-    typeset.check_keys(book, [r1], only=True)
-    with pytest.raises(BookError):
-        typeset.check_keys(book, [r1], only=False)
+    with pytest.raises(BookError, match="sec-nowhere"):
+        typeset.check_keys(book, [r1], elsewhere=r2.labels | {r2.chapter.label})
 
 
 def test_check_keys_only_mode_still_checks_citations(rendered):
-    book, r1, _ = rendered
+    book, r1, r2 = rendered
     r1.cites.append("nosuchkey2024")
     with pytest.raises(BookError, match="nosuchkey2024"):
-        typeset.check_keys(book, [r1], only=True)
+        typeset.check_keys(book, [r1], elsewhere=r2.labels)
 
 
 LOG = """\
