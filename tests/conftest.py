@@ -1,8 +1,25 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # The library and the figure code import as the book's kernels see them.
 for path in (ROOT / "code", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu",
+                     help="torch device for the library's tests, e.g. cuda (default: cpu)")
+
+
+@pytest.fixture
+def device(request):
+    import torch
+
+    name = request.config.getoption("--device")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        pytest.fail("--device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)

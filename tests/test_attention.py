@@ -15,14 +15,14 @@ def make_attention(dropout=0.0, **overrides):
 
 
 @pytest.fixture
-def attn():
-    return make_attention()
+def attn(device):
+    return make_attention().to(device)
 
 
 @pytest.fixture
-def x():
+def x(device):
     torch.manual_seed(1)
-    return torch.randn(2, 10, 32)
+    return torch.randn(2, 10, 32).to(device)
 
 
 def test_shapes(attn, x):
@@ -35,12 +35,12 @@ def test_shapes(attn, x):
 
 def test_rows_sum_to_one(attn, x):
     _, att = attn(x, return_attention=True)
-    torch.testing.assert_close(att.sum(dim=-1), torch.ones(2, 4, 10))
+    torch.testing.assert_close(att.sum(dim=-1), torch.ones(2, 4, 10, device=x.device))
 
 
 def test_upper_triangle_is_exactly_zero(attn, x):
     _, att = attn(x, return_attention=True)
-    future = torch.triu(torch.ones(10, 10, dtype=torch.bool), diagonal=1)
+    future = torch.triu(torch.ones(10, 10, dtype=torch.bool, device=x.device), diagonal=1)
     assert (att[..., future] == 0).all()
     assert (att[..., ~future] > 0).all()
 
@@ -65,12 +65,12 @@ def test_matches_scaled_dot_product_attention(attn, x):
 
 
 def test_dropout_only_in_train_mode(x):
-    attn = make_attention(dropout=0.5)
+    attn = make_attention(dropout=0.5).to(x.device)
     torch.testing.assert_close(attn(x), attn(x), rtol=0, atol=0)
 
     attn.train()
     _, att = attn(x, return_attention=True)
-    assert not torch.allclose(att.sum(dim=-1), torch.ones(2, 4, 10))
+    assert not torch.allclose(att.sum(dim=-1), torch.ones(2, 4, 10, device=x.device))
     assert not torch.equal(attn(x), attn(x))
     # Residual dropout zeroes about half of the output features.
     assert 0.3 < (attn(x) == 0).float().mean().item() < 0.7
