@@ -1,0 +1,150 @@
+"""HTML to clean text with a real HTML parser (the standard library's).
+
+Only the page's main content is kept (Sphinx marks it ``role="main"``):
+navigation, sidebars, headers, footers, scripts and permalink markers go.
+Headings become ``#`` lines, list items ``- `` lines, and code blocks are
+fenced with ``` so that later chapters can treat code differently.
+"""
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+BLOCKS = {"p", "div", "section", "dl", "dt", "dd", "ul", "ol", "table", "tr", "blockquote",
+          "hr", "figure", "figcaption", "aside", "footer", "header", "nav"}
+DROP = {"script", "style", "noscript", "nav", "footer", "header", "form", "button"}
+HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+TITLE_SUFFIX = re.compile(r"\s+[—-]\s+Python [\d.]+ documentation$")
+
+
+class _MainContent(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.title = ""
+        self._in_title = False
+        self._main_depth = 0  # >0 inside the main content's <div>
+        self._skip_depth = 0  # >0 inside something dropped
+        self._pre = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "title":
+            self._in_title = True
+        if not self._main_depth:
+            if tag == "div" and attrs.get("role") == "main":
+                self._main_depth = 1
+            return
+        if tag == "div":
+            self._main_depth += 1
+        if self._skip_depth or tag in DROP or "headerlink" in classes:
+            if tag not in ("br", "hr", "img"):
+                self._skip_depth += 1
+            return
+        if tag == "pre":
+            self._pre += 1
+            self.out.append("\n\n```\n")
+        elif tag in HEADINGS:
+            self.out.append("\n\n" + "#" * HEADINGS[tag] + " ")
+        elif tag == "li":
+            self.out.append("\n- ")
+        elif tag in ("td", "th"):
+            self.out.append(" | ")
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag in BLOCKS:
+            self._break()
+
+    def _break(self):
+        # A paragraph inside a list item or table cell continues its line.
+        if not (self.out and self.out[-1].endswith(("- ", " | "))):
+            self.out.append("\n\n")
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+        if not self._main_depth:
+            return
+        if self._skip_depth:
+            if tag not in ("br", "hr", "img"):
+                self._skip_depth -= 1
+            if tag == "div":
+                self._main_depth -= 1
+            return
+        if tag == "div":
+            self._main_depth -= 1
+        if tag == "pre":
+            self._pre -= 1
+            self.out.append("\n```\n\n")
+        elif tag in HEADINGS or tag in BLOCKS:
+            self._break()
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+        if self._main_depth and not self._skip_depth:
+            # Whitespace is layout in HTML, except inside <pre>.
+            self.out.append(data if self._pre else re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, text) of a documentation page."""
+    parser = _MainContent()
+    parser.feed(html)
+    parser.close()
+    title = TITLE_SUFFIX.sub("", " ".join(parser.title.split()))
+    return normalize(title), normalize("".join(parser.out))
+
+
+def normalize(text: str) -> str:
+    """Unicode NFC; spaces collapsed and lines stripped outside code
+    blocks; at most one blank line in a row, none just inside a fence."""
+    text = unicodedata.normalize("NFC", text).replace("\u00b6", "")
+    lines: list[str] = []
+    in_code = False
+    for line in text.split("\n"):
+        if line.strip() == "```":
+            if in_code:
+                while lines and not lines[-1]:
+                    lines.pop()
+            in_code = not in_code
+            lines.append("```")
+        elif in_code:
+            if line.strip() or lines[-1] != "```":
+                lines.append(line.rstrip())
+        else:
+            lines.append(re.sub(r"[ \t\u00a0]+", " ", line).strip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_ROLE = re.compile(r":[\w:.+-]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w:-]+)::\s*(.*)$")
+# How Sphinx renders the directives that carry words of their own.
+_DIRECTIVE_TEXT = {"versionadded": "New in version {}.", "versionchanged": "Changed in version {}:",
+                   "deprecated": "Deprecated since version {}:", "note": "Note",
+                   "warning": "Warning", "seealso": "See also", "impl-detail": "CPython "
+                   "implementation detail:"}
+_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>_:.])\1{2,}\s*$")
+_FIELD = re.compile(r"^\s+:[\w-]+:.*$")
+
+
+def rst_to_text(text: str) -> str:
+    """reStructuredText to plain text, just enough to compare it with the
+    HTML built from it: roles and inline markup unwrapped, directives
+    reduced to their arguments, section underlines and options dropped."""
+    lines = []
+    for line in text.split("\n"):
+        if _UNDERLINE.match(line) or _FIELD.match(line) or line.strip().startswith(".. _"):
+            continue
+        if m := _DIRECTIVE.match(line):
+            indent, name, args = m.groups()
+            words = _DIRECTIVE_TEXT.get(name)
+            line = indent + (words.format(args) if words and "{}" in words else
+                             f"{words} {args}" if words else args)
+        line = _ROLE.sub(r"\1", line)
+        line = re.sub(r"``([^`]+)``", r"\1", line)
+        line = re.sub(r"`([^`<]+?)(?:\s*<[^>]*>)?`_", r"\1", line)
+        line = re.sub(r"\*\*([^*]+)\*\*|\*([^*]+)\*", lambda m: m.group(1) or m.group(2), line)
+        lines.append(line.replace("::", ":") if line.rstrip().endswith("::") else line)
+    return normalize("\n".join(lines))

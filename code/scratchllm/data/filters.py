@@ -1,0 +1,66 @@
+"""Quality filters: named rules in the spirit of Gopher's (Rae et al.,
+2021), tuned for documentation, where code is legitimate content.
+
+A rule is a function from a document's text to a measured value and a
+limit; the document is dropped by the first rule it breaks, and the corpus
+manifest counts documents and characters removed by each rule.
+"""
+
+import re
+from dataclasses import dataclass
+
+
+def prose(text: str) -> str:
+    """The text outside ``` code fences (code has its own symbol statistics)."""
+    return re.sub(r"```.*?```", " ", text, flags=re.S)
+
+
+def word_count(text: str) -> float:
+    return len(re.findall(r"\w+", text))
+
+
+def symbol_ratio(text: str) -> float:
+    """Share of prose characters that are neither letters, digits nor spaces."""
+    chars = [c for c in prose(text) if not c.isspace()]
+    return sum(not c.isalnum() for c in chars) / max(len(chars), 1)
+
+
+def digit_ratio(text: str) -> float:
+    chars = [c for c in text if not c.isspace()]
+    return sum(c.isdigit() for c in chars) / max(len(chars), 1)
+
+
+def repeated_line_ratio(text: str) -> float:
+    """Share of non-empty lines that repeat an earlier line exactly
+    (boilerplate, tables of the same row, generated listings)."""
+    lines = [line for line in text.split("\n") if line.strip() and line.strip() != "```"]
+    return 1 - len(set(lines)) / max(len(lines), 1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    measure: callable
+    limit: float
+    keep_above: bool  # True: a minimum; False: a maximum
+    why: str
+
+    def breaks(self, text: str) -> bool:
+        value = self.measure(text)
+        return value < self.limit if self.keep_above else value > self.limit
+
+
+RULES = (
+    Rule("too_short", word_count, 50, True,
+         "fewer than 50 words: a stub page or a bare signature teaches little"),
+    Rule("symbol_heavy", symbol_ratio, 0.25, False,
+         "over 25% of prose characters are symbols: tables of operators, markup debris"),
+    Rule("digit_heavy", digit_ratio, 0.15, False,
+         "over 15% digits: number tables and version lists"),
+    Rule("repetitive", repeated_line_ratio, 0.3, False,
+         "over 30% repeated lines: generated or boilerplate text"),
+)
+
+
+def first_broken_rule(text: str, rules=RULES) -> Rule | None:
+    return next((rule for rule in rules if rule.breaks(text)), None)
