@@ -27,6 +27,9 @@ TEX_FILES = [("fvextra.sty", "texlive-latex-extra"), ("tcolorbox.sty", "texlive-
 FONTS = [("TeX Gyre Pagella", "fonts-texgyre"), ("TeX Gyre Pagella Math", "fonts-texgyre-math"),
          ("DejaVu Sans Mono", "fonts-dejavu-core"), ("Noto Sans CJK SC", "fonts-noto-cjk")]
 
+# The corpus is made from what Debian installs: the Python documentation.
+DATA = [("/usr/share/doc/python3/html/library", "python3-doc")]
+
 
 def missing_system_packages() -> list[str]:
     missing = [pkg for cmd, pkg in COMMANDS if not shutil.which(cmd)]
@@ -39,6 +42,7 @@ def missing_system_packages() -> list[str]:
     fonts = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout \
         if shutil.which("fc-list") else ""
     missing += [pkg for family, pkg in FONTS if family not in fonts]
+    missing += [pkg for path, pkg in DATA if not Path(path).exists()]
     return sorted(set(missing))
 
 

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import config, render, sources, typeset
+from . import config, files, render, sources, typeset
 from .errors import BookError
 from .execute import Paths, execute_all
 from .log import Log
@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out, ignore_errors=True)
             log.info(f"removed {out}")
             return 0
-        return build(args, out, log)
+        memo = out / "cache" / "file-hashes.json"
+        files.load_hash_memo(memo)
+        try:
+            return build(args, out, log)
+        finally:
+            files.save_hash_memo(memo)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 _UMASK = os.umask(0)
@@ -22,11 +23,41 @@ def sha256_json(value) -> str:
     return sha256_text(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
+# path -> [size, mtime_ns, sha256]: a file whose size and mtime are unchanged
+# is not read again, so checking large data folders costs a stat per file.
+_memo: dict[str, list] = {}
+_memo_dirty = False
+
+
+def load_hash_memo(path: Path) -> None:
+    global _memo
+    try:
+        _memo = json.loads(path.read_text())
+    except (OSError, ValueError):
+        _memo = {}
+
+
+def save_hash_memo(path: Path) -> None:
+    if _memo_dirty:
+        atomic_write_text(path, json.dumps(_memo))
+
+
 def sha256_file(path: Path) -> str:
+    global _memo_dirty
+    st = path.stat()
+    key = str(path.resolve())
+    hit = _memo.get(key)
+    if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+        return hit[2]
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    # A file written in the last seconds may change again within the same
+    # mtime tick (git's "racy" case): hash it, but do not trust its stat yet.
+    if time.time() - st.st_mtime > 2:
+        _memo[key] = [st.st_size, st.st_mtime_ns, digest.hexdigest()]
+        _memo_dirty = True
     return digest.hexdigest()
 
 
