@@ -2,6 +2,7 @@
 define, special tokens, decoding, and a readable file format."""
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 FORMAT = "scratchllm-bpe 1"
@@ -10,7 +11,7 @@ FORMAT = "scratchllm-bpe 1"
 def get_stats(ids: list[int], counts: dict | None = None) -> dict[tuple[int, int], int]:
     """Count each adjacent pair of ids (adding to ``counts`` if given)."""
     counts = {} if counts is None else counts
-    for pair in zip(ids, ids[1:]):
+    for pair in pairwise(ids):
         counts[pair] = counts.get(pair, 0) + 1
     return counts
 
@@ -65,10 +66,11 @@ class Tokenizer:
         lines = [json.dumps(header, ensure_ascii=False)]
         for (a, b), idx in self.merges.items():
             lines.append(f"{a} {b}  # {idx} {render_token(self.vocab[idx])!r}")
-        Path(path).write_text("\n".join(lines) + "\n")
+        # UTF-8 whatever the locale: the header and comments hold any character.
+        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def load(self, path: Path) -> "Tokenizer":
-        first, *rest = Path(path).read_text().split("\n")
+        first, *rest = Path(path).read_text(encoding="utf-8").split("\n")
         header = json.loads(first)
         if header.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} file")

@@ -1,5 +1,7 @@
 """The book's tokenizer: regex pre-tokenization, byte-level BPE, special tokens."""
 
+from itertools import pairwise
+
 import regex
 
 from .base import Tokenizer, merge
@@ -51,7 +53,7 @@ class BPETokenizer(Tokenizer):
         pair present, until none of the pairs is a merge."""
         ids = list(chunk)
         while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, float("inf")))
+            pair = min(pairwise(ids), key=lambda p: self.merges.get(p, float("inf")))
             if pair not in self.merges:
                 break
             ids = merge(ids, pair, self.merges[pair])
@@ -75,7 +77,10 @@ class BPETokenizer(Tokenizer):
                    {t: i for t, i in self.special_tokens.items() if t in allowed_special})
         if not special:
             return self.encode_ordinary(text)
-        splitter = "(" + "|".join(regex.escape(t) for t in special) + ")"
+        # Longest first: the regex takes the first alternative that matches, and a
+        # special token may begin with another one ("<|end|>" and "<|end|>x").
+        longest_first = sorted(special, key=len, reverse=True)
+        splitter = "(" + "|".join(regex.escape(t) for t in longest_first) + ")"
         ids: list[int] = []
         for part in regex.split(splitter, text):
             ids.extend([special[part]] if part in special else self.encode_ordinary(part))

@@ -14,6 +14,7 @@ does, so both trainers learn identical merges.
 
 import heapq
 from collections import Counter, defaultdict
+from itertools import pairwise
 
 from .base import merge
 
@@ -26,7 +27,7 @@ def train_fast(chunks: list[bytes], num_merges: int) -> list[tuple[int, int]]:
     pair_counts: dict[tuple[int, int], int] = defaultdict(int)
     where: dict[tuple[int, int], set[int]] = defaultdict(set)
     for w, ids in enumerate(words):
-        for pair in zip(ids, ids[1:]):
+        for pair in pairwise(ids):
             pair_counts[pair] += counts[w]
             where[pair].add(w)
     heap = [(-count, pair) for pair, count in pair_counts.items()]
@@ -42,11 +43,11 @@ def train_fast(chunks: list[bytes], num_merges: int) -> list[tuple[int, int]]:
         touched = set()
         for w in where.pop(pair):
             ids, count = words[w], counts[w]
-            for old in zip(ids, ids[1:]):
+            for old in pairwise(ids):
                 pair_counts[old] -= count
                 touched.add(old)
             ids = words[w] = merge(ids, pair, idx)
-            for new in zip(ids, ids[1:]):
+            for new in pairwise(ids):
                 pair_counts[new] += count
                 where[new].add(w)
                 touched.add(new)
