@@ -26,6 +26,7 @@ class _MainContent(HTMLParser):
         self._main_depth = 0  # >0 inside the main content's <div>
         self._skip_depth = 0  # >0 inside something dropped
         self._pre = 0
+        self._cell = 0  # >0 inside a table cell, which stays on its row's line
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -50,6 +51,7 @@ class _MainContent(HTMLParser):
         elif tag == "li":
             self.out.append("\n- ")
         elif tag in ("td", "th"):
+            self._cell += 1
             self.out.append(" | ")
         elif tag == "br":
             self.out.append("\n")
@@ -57,8 +59,10 @@ class _MainContent(HTMLParser):
             self._break()
 
     def _break(self):
-        # A paragraph inside a list item or table cell continues its line.
-        if not (self.out and self.out[-1].endswith(("- ", " | "))):
+        # A paragraph inside a table cell, or opening a list item, continues its line.
+        if self._cell:
+            self.out.append(" ")
+        elif not (self.out and self.out[-1].endswith(("- ", " | "))):
             self.out.append("\n\n")
 
     def handle_endtag(self, tag):
@@ -74,6 +78,8 @@ class _MainContent(HTMLParser):
             return
         if tag == "div":
             self._main_depth -= 1
+        if tag in ("td", "th"):
+            self._cell -= 1
         if tag == "pre":
             self._pre -= 1
             self.out.append("\n```\n\n")
@@ -118,33 +124,47 @@ def normalize(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-_ROLE = re.compile(r":[\w:.+-]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_ROLE = re.compile(r":[\w:.+-]+:`[~!]?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LINK = re.compile(r"`([^`<]+?)(?:\s*<[^>]*>)?`__?")
 _DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w:-]+)::\s*(.*)$")
 # How Sphinx renders the directives that carry words of their own.
 _DIRECTIVE_TEXT = {"versionadded": "New in version {}.", "versionchanged": "Changed in version {}:",
                    "deprecated": "Deprecated since version {}:", "note": "Note",
                    "warning": "Warning", "seealso": "See also", "impl-detail": "CPython "
                    "implementation detail:"}
+# Directives whose body is not prose: a list of file names, a search index.
+_SKIPPED_BLOCKS = {"toctree", "index", "only", "raw"}
 _UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>_:.])\1{2,}\s*$")
-_FIELD = re.compile(r"^\s+:[\w-]+:.*$")
+_OPTION = re.compile(r"^\s+:[\w-]+:(\s.*)?$")  # a directive option, not a :role:`...`
 
 
 def rst_to_text(text: str) -> str:
     """reStructuredText to plain text, just enough to compare it with the
     HTML built from it: roles and inline markup unwrapped, directives
-    reduced to their arguments, section underlines and options dropped."""
-    lines = []
+    reduced to their arguments (or their rendered words), section
+    underlines, options, targets and table-of-contents blocks dropped."""
+    lines: list[str] = []
+    skip_indent = None  # inside a skipped directive's indented body
     for line in text.split("\n"):
-        if _UNDERLINE.match(line) or _FIELD.match(line) or line.strip().startswith(".. _"):
+        indent = len(line) - len(line.lstrip())
+        if skip_indent is not None:
+            if not line.strip() or indent > skip_indent:
+                continue
+            skip_indent = None
+        if _UNDERLINE.match(line) or _OPTION.match(line) or line.strip().startswith(".. _"):
             continue
         if m := _DIRECTIVE.match(line):
-            indent, name, args = m.groups()
+            lead, name, args = m.groups()
+            if name in _SKIPPED_BLOCKS:
+                skip_indent = indent
+                continue
             words = _DIRECTIVE_TEXT.get(name)
-            line = indent + (words.format(args) if words and "{}" in words else
-                             f"{words} {args}" if words else args)
-        line = _ROLE.sub(r"\1", line)
-        line = re.sub(r"``([^`]+)``", r"\1", line)
-        line = re.sub(r"`([^`<]+?)(?:\s*<[^>]*>)?`_", r"\1", line)
-        line = re.sub(r"\*\*([^*]+)\*\*|\*([^*]+)\*", lambda m: m.group(1) or m.group(2), line)
-        lines.append(line.replace("::", ":") if line.rstrip().endswith("::") else line)
-    return normalize("\n".join(lines))
+            line = lead + (words.format(args) if words and "{}" in words else
+                           f"{words} {args}" if words else args)
+        lines.append(line[:-1] if line.rstrip().endswith("::") else line)
+    # Inline markup may wrap across lines, so it is unwrapped on the whole text.
+    text = _ROLE.sub(r"\1", "\n".join(lines))
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*", lambda m: m.group(1) or m.group(2), text)
+    return normalize(text)

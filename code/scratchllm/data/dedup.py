@@ -5,9 +5,10 @@ Near-duplicates follow Broder (1997): a document is the set of its word
 of their sets; a MinHash signature of ``num_perm`` minima estimates it; and
 locality-sensitive hashing over bands of the signature finds candidate
 pairs without comparing all pairs.  The hashing matches the datasketch
-library value for value (SHA-1 shingle hashes, universal permutations mod
-the Mersenne prime 2^61 - 1, a numpy RandomState for the coefficients), so
-a test can cross-check both on the same data.
+library's classic scheme (``MinHash(scheme="legacy")``) value for value:
+SHA-1 shingle hashes, universal permutations mod the Mersenne prime
+2^61 - 1, a numpy RandomState for the coefficients; so a test can
+cross-check both on the same data.
 """
 
 import hashlib

@@ -34,7 +34,7 @@ def repeated_line_ratio(text: str) -> float:
     """Share of non-empty lines that repeat an earlier line exactly
     (boilerplate, tables of the same row, generated listings)."""
     lines = [line for line in text.split("\n") if line.strip() and line.strip() != "```"]
-    return 1 - len(set(lines)) / max(len(lines), 1)
+    return 1 - len(set(lines)) / len(lines) if lines else 0.0
 
 
 @dataclass(frozen=True)
