@@ -312,7 +312,7 @@ def test_rst_roles_unwrapped():
     assert rst_to_text(":meth:`JSONEncoder.default`") == "JSONEncoder.default"
     assert rst_to_text("are now :ref:`keyword-only <keyword-only_parameter>`.") == \
         "are now keyword-only."
-    assert rst_to_text(":rfc:`7159`") == "7159"
+    assert rst_to_text(":rfc:`7159`") == "RFC 7159"  # as Sphinx renders it
 
 
 def test_rst_hyperlinks_with_targets():
@@ -382,7 +382,7 @@ def test_rst_document():
     assert "Changed in version 3.3:" in lines
     assert "Uses json.dumps and sort_keys." in lines
     assert "JSON (JavaScript Object Notation), specified by" in lines
-    assert "7159 (which obsoletes 4627) and by" in lines
+    assert "RFC 7159 (which obsoletes RFC 4627) and by" in lines
     assert "ECMA-404," in lines
     assert "`" not in text
 

@@ -163,7 +163,10 @@ def rst_to_text(text: str) -> str:
                            f"{words} {args}" if words else args)
         lines.append(line[:-1] if line.rstrip().endswith("::") else line)
     # Inline markup may wrap across lines, so it is unwrapped on the whole text.
-    text = _ROLE.sub(r"\1", "\n".join(lines))
+    text = "\n".join(lines)
+    text = re.sub(r":(rfc|pep):`(\d+)[^`]*`", lambda m: f"{m[1].upper()} {m[2]}", text)
+    text = re.sub(r"\s?\[#[\w-]*\]_", "", text)  # footnote references
+    text = _ROLE.sub(r"\1", text)
     text = re.sub(r"``([^`]+)``", r"\1", text)
     text = _LINK.sub(r"\1", text)
     text = re.sub(r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*", lambda m: m.group(1) or m.group(2), text)

@@ -30,6 +30,7 @@ class CorpusConfig:
     shingle_size: int = 5
     num_perm: int = 128
     near_duplicate_threshold: float = 0.7
+    lsh_false_negative_weight: float = 0.9  # missing a duplicate costs more than a check
     seed: int = 1
     val_fraction: float = 0.04
     test_fraction: float = 0.04
@@ -43,9 +44,7 @@ def _unit_interval(name: str) -> float:
 def split_of(group: str, config: CorpusConfig) -> str:
     """Split of a document group, by a hash of its name: deterministic, and
     a module's page and its docstrings always land in the same split."""
-    u = _unit_interval(group)
-    is_module = "/" not in group and not group.endswith(".html")
-    if is_module and u < config.heldout_fraction:
+    if group in sys.stdlib_module_names and _unit_interval(group) < config.heldout_fraction:
         return "heldout"
     u = _unit_interval("split:" + group)
     if u < config.test_fraction:
@@ -130,7 +129,7 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
             stage_file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     clusters = dedup.near_duplicate_clusters(signatures, config.near_duplicate_threshold,
-                                             config.num_perm)
+                                             config.num_perm, config.lsh_false_negative_weight)
     dropped, cluster_report = set(), []
     for cluster in clusters:
         # Keep the rendered page over its source, then the longest member.
@@ -144,6 +143,7 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
         })
 
     split_stages = {name: _Stage(name) for name in SPLITS}
+    by_source = {name: _Stage(name) for name in PREFERENCE}
     heldout_groups = set()
     handles = {name: open(tmp / f"{name}.jsonl", "w") for name in SPLITS}
     try:
@@ -157,6 +157,7 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
                 if split == "heldout":
                     heldout_groups.add(record["group"])
                 split_stages[split].add(record["text"])
+                by_source[record["source"]].add(record["text"])
                 handles[split].write(line)
     finally:
         for handle in handles.values():
@@ -183,6 +184,8 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
         "exact_duplicates": exact_examples,
         "near_duplicate_clusters": cluster_report,
         "heldout_groups": sorted(heldout_groups),
+        "final_by_source": {name: {"documents": s.documents, "characters": s.characters}
+                            for name, s in by_source.items()},
         "splits": {name: {"documents": s.documents, "characters": s.characters,
                           "sha256": _file_hash(tmp / f"{name}.jsonl")}
                    for name, s in split_stages.items()},

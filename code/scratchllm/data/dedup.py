@@ -66,18 +66,20 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+def lsh_params(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
+               false_negative_weight: float = 0.5) -> tuple[int, int]:
     """Bands b and rows r (b * r <= num_perm) that best separate pairs above
     ``threshold`` from those below: two documents of similarity s share at
-    least one band with probability 1 - (1 - s^r)^b; minimise the area of
-    false positives below the threshold plus false negatives above it."""
+    least one band with probability 1 - (1 - s^r)^b; minimise the weighted
+    area of false positives below the threshold and false negatives above."""
     s = np.linspace(0, 1, 1001)
+    below, above = s <= threshold, s >= threshold
     best, best_error = (1, num_perm), float("inf")
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
             p = 1 - (1 - s ** r) ** b
-            below, above = s <= threshold, s >= threshold
-            error = np.trapezoid(p[below], s[below]) + np.trapezoid(1 - p[above], s[above])
+            error = (false_positive_weight * np.trapezoid(p[below], s[below])
+                     + false_negative_weight * np.trapezoid(1 - p[above], s[above]))
             if error < best_error:
                 best, best_error = (b, r), error
     return best
@@ -98,10 +100,14 @@ def lsh_candidates(signatures: dict[str, np.ndarray], bands: int, rows: int) -> 
 
 
 def near_duplicate_clusters(signatures: dict[str, np.ndarray], threshold: float = 0.8,
-                            num_perm: int = 128) -> list[list[str]]:
+                            num_perm: int = 128,
+                            false_negative_weight: float = 0.5) -> list[list[str]]:
     """Groups of keys whose estimated Jaccard similarity chains above
-    ``threshold``; LSH proposes the pairs, the signatures confirm them."""
-    bands, rows = lsh_params(threshold, num_perm)
+    ``threshold``; LSH proposes the pairs, the signatures confirm them.
+    A false positive costs only one signature comparison, a false negative a
+    duplicate in the corpus: weight the latter more to find more pairs."""
+    bands, rows = lsh_params(threshold, num_perm, 1 - false_negative_weight,
+                             false_negative_weight)
     parent = {key: key for key in signatures}
 
     def find(key):
