@@ -9,9 +9,7 @@ waits for), and with --write replaces the section in bench/RESULTS.md.
 """
 
 import argparse
-import datetime
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -22,9 +20,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from results import machine, record, today
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-MARK_BEGIN, MARK_END = "<!-- bench_build:begin -->", "<!-- bench_build:end -->"
 
 
 def timed_build(book: Path, out: Path, *extra: str) -> tuple[float, str]:
@@ -100,31 +98,17 @@ def main() -> None:
 
     table = ["| build | wall time | what ran |", "|---|---:|---|"]
     table += [f"| {name} | {seconds:.2f} s | {what} |" for name, seconds, what in rows]
-    cpu = next((row.split(":", 1)[1].strip() for row in Path("/proc/cpuinfo").read_text().splitlines()
-                if row.startswith("model name")), platform.processor())
-    section = "\n".join([
-        MARK_BEGIN,
+    record("bench_build", [
         "## Book build times (`bench/bench_build.py`)",
         "",
         f"Command: `.venv/bin/python bench/bench_build.py --write` on "
-        f"{datetime.date.today().isoformat()}; machine: {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}, torch {metadata.version('torch')}, "
+        f"{today()}; machine: {machine()}, torch {metadata.version('torch')}, "
         f"nbconvert {metadata.version('nbconvert')}, "
         f"{subprocess.run(['lualatex', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}. "
         f"The real book ({pages} pages) in a temporary copy.",
         "",
         *table,
-        MARK_END,
-    ])
-    print(section)
-    if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if MARK_BEGIN in current:
-            current = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), section,
-                             current, flags=re.S)
-        else:
-            current = current.rstrip("\n") + "\n\n" + section + "\n"
-        RESULTS.write_text(current)
+    ], args.write)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,7 @@ bench_data markers in bench/RESULTS.md is replaced (or appended).
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -23,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import machine, record, today
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-MARK_BEGIN, MARK_END = "<!-- bench_data:begin -->", "<!-- bench_data:end -->"
 
 
 def child(out: Path) -> None:
@@ -85,15 +81,11 @@ def main() -> None:
              f"| throughput on HTML alone (same wall time) | {html_mb / seconds:.2f} MB/s |",
              f"| peak memory (ru_maxrss of the build's process) | {peak_mib:.0f} MiB |",
              f"| of which the interpreter and imports (before the build) | {imports_mib:.0f} MiB |"]
-    cpu = next((row.split(":", 1)[1].strip() for row in Path("/proc/cpuinfo").read_text().splitlines()
-                if row.startswith("model name")), platform.processor())
-    section = "\n".join([
-        MARK_BEGIN,
+    record("bench_data", [
         "## Data pipeline (`bench/bench_data.py`)",
         "",
         f"Command: `.venv/bin/python bench/bench_data.py --write` on "
-        f"{datetime.date.today().isoformat()}; machine: {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}. Sources: python3-doc "
+        f"{today()}; machine: {machine()}. Sources: python3-doc "
         f"{sources_['python-docs']['version']} ({sources_['python-docs']['path']}) and the "
         f"standard library of Python {sources_['stdlib']['python']} "
         f"({sources_['stdlib']['path']}); each build in a fresh process, into a temporary "
@@ -104,17 +96,7 @@ def main() -> None:
         f"Documents per stage (raw → cleaned → exact dedup → filters → near dedup): {stages}; "
         f"removed: {removed}; {len(manifest['near_duplicate_clusters'])} near-duplicate "
         f"clusters.",
-        MARK_END,
-    ])
-    print(section)
-    if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if MARK_BEGIN in current:
-            current = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END),
-                             lambda _: section, current, flags=re.S)
-        else:
-            current = current.rstrip("\n") + "\n\n" + section + "\n"
-        RESULTS.write_text(current)
+    ], args.write)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,15 @@ works on bytes, so they differ only in how they train and encode.  With
 """
 
 import argparse
-import datetime
 import os
-import platform
-import re
 import sys
 import tempfile
 import time
 from functools import partial
 from importlib import metadata
 from pathlib import Path
+
+from results import machine, record, today
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "code"))
@@ -31,8 +30,6 @@ from scratchllm.data import build_corpus, read_split  # noqa: E402
 from scratchllm.tokenizer import GPT4_SPLIT_PATTERN, SPECIAL_TOKENS, BPETokenizer  # noqa: E402
 from scratchllm.tokenizer.interop import to_tiktoken  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-MARK_BEGIN, MARK_END = "<!-- bench_tokenizer:begin -->", "<!-- bench_tokenizer:end -->"
 SMALL = 1_115_394  # characters in tiny-shakespeare
 
 
@@ -158,15 +155,11 @@ def main() -> None:
             f"{speed[label, 'tiktoken with our merges'] / warm:.1f}x, HF / ours (cold) "
             f"{speed[label, 'HF tokenizers (its own merges)'] / cold:.1f}x")
 
-    cpu = next((row.split(":", 1)[1].strip() for row in Path("/proc/cpuinfo").read_text().splitlines()
-                if row.startswith("model name")), platform.processor())
-    section = "\n".join([
-        MARK_BEGIN,
+    record("bench_tokenizer", [
         "## Tokenizer training and encoding (`bench/bench_tokenizer.py`)",
         "",
         f"Command: `.venv/bin/python bench/bench_tokenizer.py --write` on "
-        f"{datetime.date.today().isoformat()}; machine: {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}, tiktoken {metadata.version('tiktoken')}, "
+        f"{today()}; machine: {machine()}, tiktoken {metadata.version('tiktoken')}, "
         f"tokenizers {metadata.version('tokenizers')}, regex {metadata.version('regex')}; "
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
         f"Text (a): the first {sizes['(a)']:.2f} MB of the corpus's train split "
@@ -188,17 +181,7 @@ def main() -> None:
         *enc_table,
         "",
         *ratios,
-        MARK_END,
-    ])
-    print(section)
-    if args.write:
-        current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if MARK_BEGIN in current:
-            current = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END),
-                             lambda _: section, current, flags=re.S)
-        else:
-            current = current.rstrip("\n") + "\n\n" + section + "\n"
-        RESULTS.write_text(current)
+    ], args.write)
 
 
 if __name__ == "__main__":
