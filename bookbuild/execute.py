@@ -63,7 +63,6 @@ class Result:
     notebook: nbformat.NotebookNode  # with outputs
     status: str  # "executed" or "cached"
     seconds: float
-    reason: str = ""
 
 
 class Paths:
@@ -273,7 +272,7 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
             atomic_write_text(paths.cached(ch), nbformat.writes(executed))
         seconds = time.perf_counter() - start
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")
-        return Result(ch, executed, "executed", seconds, reason)
+        return Result(ch, executed, "executed", seconds)
 
     pending = list(todo)
     running = {}

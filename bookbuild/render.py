@@ -175,7 +175,10 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
     try:
         body, resources = _exporter(templates).from_notebook_node(nb, resources=resources)
     except Exception as exc:
-        raise _template_error(exc, templates) from None
+        error = template_error(exc, templates / "chapter.tex.j2")
+        if error is None:
+            raise
+        raise error from None
     for name, data in resources.get("outputs", {}).items():
         target = tex_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,14 +192,18 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
     return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites)
 
 
-def _template_error(exc: Exception, templates: Path) -> BookError:
+def template_error(exc: Exception, fallback: Path) -> BookError | None:
+    """A Jinja2 error as a BookError at the template's file and line (None
+    for any other exception)."""
+    import traceback
+
     from jinja2 import TemplateError, TemplateSyntaxError
 
     if isinstance(exc, TemplateSyntaxError):
-        return BookError(f"template error: {exc.message}", where=f"{exc.filename}:{exc.lineno}")
+        return BookError(f"template error: {exc.message}",
+                         where=f"{exc.filename or fallback}:{exc.lineno}")
     if isinstance(exc, TemplateError):
-        import traceback
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
-        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(templates)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(fallback)
         return BookError(f"template error: {exc}", where=where)
-    raise exc
+    return None

@@ -20,7 +20,7 @@ from . import listings, markdown
 from .config import Book, Chapter
 from .errors import BookError, located
 from .files import atomic_copy, atomic_write_text, sha256_json, sha256_tree, write_if_changed
-from .render import Rendered
+from .render import Rendered, template_error
 
 _BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
 _ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
@@ -123,10 +123,7 @@ def write_main(book: Book, rendered: list[Rendered], tex_dir: Path, templates: P
             parts=parts, appendices=[entry(r) for r in rendered if r.chapter.appendix],
             pygments=listings.style_definitions(), only=only)
     except TemplateError as exc:
-        where = f"{getattr(exc, 'filename', None) or templates / 'book.tex.j2'}"
-        if getattr(exc, "lineno", None):
-            where += f":{exc.lineno}"
-        raise BookError(f"template error: {exc}", where=where) from None
+        raise template_error(exc, templates / "book.tex.j2") from None
     main = tex_dir / f"{name}.tex"
     write_if_changed(main, text)
     return main

@@ -261,3 +261,17 @@ def test_latex_error_without_file_line(latex_setup):
     assert err.message == "LaTeX failed"
     assert err.where == str(tex_dir)
     assert err.detail.startswith("! Emergency stop.")
+
+
+def test_template_errors_name_the_template_and_line(tmp_path, rendered):
+    book, r1, r2 = rendered
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "book.tex.j2").write_text("\\documentclass{book}\n((* if *))\n")
+    with pytest.raises(BookError) as info:
+        typeset.write_main(book, [r1, r2], tmp_path, templates, "book", only=False)
+    assert info.value.where.endswith("book.tex.j2:2")
+    (templates / "book.tex.j2").write_text("line one\n((( no_such_variable )))\n")
+    with pytest.raises(BookError) as info:
+        typeset.write_main(book, [r1, r2], tmp_path, templates, "book", only=False)
+    assert info.value.where.endswith("book.tex.j2:2") and "no_such_variable" in str(info.value)
