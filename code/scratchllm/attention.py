@@ -10,7 +10,7 @@ from torch.nn import functional as F
 class CausalSelfAttention(nn.Module):
     """Multi-head masked self-attention: each token mixes in earlier ones."""
 
-    def __init__(self, config):
+    def __init__(self, config, rotary=None):
         super().__init__()
         # Heads split the embedding evenly, so their outputs concatenate back
         # to exactly n_embd channels.
@@ -23,6 +23,9 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(C, C, bias=bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
+        # Optional RoPE (embeddings.RotaryEmbedding), for Llama-style models:
+        # it rotates queries and keys by position before they meet.
+        self.rotary = rotary
         # The mask is a buffer, not a parameter: it moves with .to(device) but
         # is never trained, and it is rebuilt from the config rather than saved.
         # Shape (1, 1, block, block) broadcasts over batch and heads.
@@ -40,6 +43,8 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, head_dim).transpose(1, 2)
         k = k.view(B, T, self.n_head, head_dim).transpose(1, 2)
         v = v.view(B, T, self.n_head, head_dim).transpose(1, 2)
+        if self.rotary is not None:
+            q, k = self.rotary(q), self.rotary(k)
 
         # A dot product of two head_dim-long random vectors has variance
         # head_dim; dividing by its square root keeps the softmax from

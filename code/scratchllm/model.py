@@ -1,0 +1,298 @@
+"""The GPT, assembled from its parts; read from top to bottom.
+
+    ids (B, T) -> wte (+ wpe) -> drop -> Block x n_layer -> ln_f -> lm_head -> logits (B, T, V)
+    Block:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))      (pre-norm residual)
+
+Out of the box it is GPT-2 (Radford et al., 2019), parameter for parameter
+and name for name, so that OpenAI's weights load into it (scratchllm.hf).
+A few fields of GPTConfig turn it into a Llama-style model instead:
+
+    norm="rmsnorm"   LayerNorm        -> RMSNorm
+    mlp="swiglu"     GELU MLP         -> SwiGLU MLP
+    position="rope"  learned wpe      -> rotary embedding of queries and keys
+    bias=False, tie_embeddings=False
+
+Attention comes in two forms with the same parameters: the teaching form of
+scratchllm.attention, which builds the T x T attention matrix for all to see,
+and the fast form below, which hands the same computation to PyTorch's fused
+kernel.  GPTConfig.attention picks one.
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from scratchllm.attention import CausalSelfAttention
+from scratchllm.embeddings import LearnedPositionalEmbedding, RotaryEmbedding
+
+
+class FastCausalSelfAttention(nn.Module):
+    """The same attention as attention.CausalSelfAttention, by a fused kernel.
+
+    F.scaled_dot_product_attention computes softmax(q k^T / sqrt(d)) v with
+    the causal mask, in one call that (on a GPU) never stores the T x T
+    matrix: FlashAttention (Dao et al., 2022).  The parameters have the same
+    names and shapes as the teaching form's, so weights move between them.
+    """
+
+    def __init__(self, config, rotary=None):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.dropout = config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.rotary = rotary  # RoPE for queries and keys, or None
+
+    def forward(self, x):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                   for t in (q, k, v))  # (B, n_head, T, head_dim)
+        if self.rotary is not None:
+            q, k = self.rotary(q), self.rotary(k)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm with an optional bias (nn.LayerNorm always has one).
+
+    Each token's vector is shifted to mean 0 and scaled to variance 1, then
+    multiplied by a learned gain (weight) and shifted by a learned bias.
+    """
+
+    def __init__(self, ndim, bias=True, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(ndim))
+        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (Zhang and Sennrich, 2019), as in Llama.
+
+        y = x / sqrt(mean(x^2) + eps) * weight
+
+    LayerNorm without the mean: no centring and no bias, only a rescaling to
+    root-mean-square 1.  Computed in float32 whatever the input's dtype, as
+    Llama does, because squares of bfloat16 numbers lose too many digits.
+    """
+
+    def __init__(self, ndim, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(ndim))
+
+    def forward(self, x):
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+class GELU(nn.Module):
+    """GELU, in the tanh approximation GPT-2 was trained with (Hendrycks and
+    Gimpel, 2016):
+
+        gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+
+    A smooth ReLU: close to 0 for very negative x, close to x for large x.
+    """
+
+    def forward(self, x):
+        return F.gelu(x, approximate="tanh")
+
+
+class MLP(nn.Module):
+    """GPT-2's feed-forward network: widen 4x, GELU, project back."""
+
+    def __init__(self, config):
+        super().__init__()
+        hidden = config.n_hidden or 4 * config.n_embd
+        self.c_fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.gelu = GELU()
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+def swiglu_hidden(n_embd, multiple_of=256):
+    """Llama's default MLP width: 2/3 of 4 * n_embd, rounded up to a multiple
+    of 256.  Three matrices of this width hold as many parameters as GPT-2's
+    two of width 4 * n_embd."""
+    hidden = int(2 * 4 * n_embd / 3)
+    return multiple_of * math.ceil(hidden / multiple_of)
+
+
+class SwiGLU(nn.Module):
+    """The gated feed-forward network of Llama (Shazeer, 2020):
+
+        down_proj(silu(gate_proj(x)) * up_proj(x))
+
+    One projection, through SiLU (x * sigmoid(x)), decides how much of each
+    hidden unit of the other passes: a gate computed from the input itself.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        hidden = config.n_hidden or swiglu_hidden(config.n_embd)
+        self.gate_proj = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.up_proj = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.down_proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x)))
+
+
+def make_norm(config):
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd, eps=config.norm_eps)
+    return LayerNorm(config.n_embd, bias=config.bias, eps=config.norm_eps)
+
+
+class Block(nn.Module):
+    """One transformer layer: attention, then MLP, each on a normalised copy
+    of the residual stream x, each adding its result back into x.
+
+    Normalising before each sublayer (pre-norm, GPT-2's change to the
+    original Transformer) leaves the path x -> x + ... -> x + ... untouched,
+    so the gradient reaches the first layer undiminished.
+    """
+
+    def __init__(self, config, rotary=None):
+        super().__init__()
+        teaching = config.attention == "teaching"
+        Attention = CausalSelfAttention if teaching else FastCausalSelfAttention
+        self.ln_1 = make_norm(config)
+        self.attn = Attention(config, rotary=rotary)
+        self.ln_2 = make_norm(config)
+        self.mlp = SwiGLU(config) if config.mlp == "swiglu" else MLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))  # tokens exchange information
+        x = x + self.mlp(self.ln_2(x))  # each token thinks on its own
+        return x
+
+
+# The projections that write into the residual stream; see GPT._init_weights.
+RESIDUAL_PROJECTIONS = ("c_proj.weight", "down_proj.weight")
+
+
+class GPT(nn.Module):
+    """A decoder-only transformer language model: token ids in, logits out."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        head_dim = config.n_embd // config.n_head
+        # One rotary table shared by every layer (it has nothing to learn).
+        rotary = (RotaryEmbedding(head_dim, config.block_size, base=config.rope_base)
+                  if config.position == "rope" else None)
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config, rotary) for _ in range(config.n_layer)]),
+            ln_f=make_norm(config),
+        ))
+        if config.position == "learned":
+            self.transformer.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            # Weight tying (Press and Wolf, 2017): one matrix maps ids to
+            # vectors and, transposed, vectors to logits.  GPT-2 does this;
+            # it saves vocab_size * n_embd parameters (38.6M in GPT-2 small).
+            self.transformer.wte.weight = self.lm_head.weight
+
+        self.apply(self._init_weights)
+        # GPT-2's scaled initialisation: each layer adds two projections into
+        # the residual stream, whose variance would grow with 2 * n_layer
+        # terms; shrinking their std by 1/sqrt(2 * n_layer) undoes that.
+        for name, p in self.named_parameters():
+            if name.endswith(RESIDUAL_PROJECTIONS):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module):
+        # GPT-2: every weight matrix and embedding N(0, 0.02), biases 0
+        # (norm gains keep their initial 1).
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, idx, targets=None):
+        """idx: (B, T) token ids; targets: (B, T) next-token ids or None
+        (-1 marks a position to ignore).  Returns (logits (B, T, vocab_size),
+        mean cross-entropy loss or None)."""
+        B, T = idx.size()
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of length {T} is longer than block_size "
+                             f"{self.config.block_size}")
+        x = self.transformer.wte(idx)  # (B, T, C)
+        if "wpe" in self.transformer:
+            x = x + self.transformer.wpe(T)  # (T, C), broadcast over the batch
+        x = self.transformer.drop(x)
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)  # (B, T, vocab_size)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
+                                   ignore_index=-1)
+        return logits, loss
+
+    def num_params(self, non_embedding=True):
+        """Number of parameters, each shared tensor counted once.
+
+        non_embedding=True leaves out the token and position embedding tables,
+        as Kaplan et al. (2020) count N for their scaling laws; lm_head stays
+        in when it has a matrix of its own.  With tied embeddings the shared
+        matrix is then left out, though it also serves as lm_head.
+        """
+        n = sum(p.numel() for p in self.parameters())  # parameters() deduplicates
+        if non_embedding:
+            n -= self.transformer.wte.weight.numel()
+            if "wpe" in self.transformer:
+                n -= self.transformer.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self, T=None):
+        """Floating-point operations to train on one token (forward and
+        backward) with a context of T tokens (default block_size):
+
+            6 N + 12 L H Q T
+
+        (PaLM, Chowdhery et al., 2022, appendix B; nanoGPT's estimate_mfu).
+        A matrix multiply does 2 FLOPs (multiply, add) per weight per token
+        forward, and the backward pass twice that, for the gradients with
+        respect to the input and to the weight: 6 per weight.  N counts the
+        weights that are multiplied: num_params() plus the output layer,
+        vocab_size * n_embd, which multiplies whether or not it is tied (the
+        embedding lookup multiplies nothing).  The second term is attention
+        itself, which has no weights: q k^T and att v take 2 * T * Q FLOPs
+        each per head per token forward, so 3 * 2 * 2 * T * Q * H per layer
+        for L layers of H heads of size Q.  It counts the full T x T matrix,
+        the causal half that is masked included, and ignores the softmax,
+        norms and other element-wise work.
+        """
+        cfg = self.config
+        T = cfg.block_size if T is None else T
+        N = self.num_params(non_embedding=True)
+        if cfg.tie_embeddings:  # the shared matrix, counted out above, multiplies as lm_head
+            N += self.lm_head.weight.numel()
+        L, H, Q = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head
+        return 6 * N + 12 * L * H * Q * T
