@@ -31,7 +31,8 @@ class CausalSelfAttention(nn.Module):
         # Shape (1, 1, block, block) broadcasts over batch and heads.
         mask = torch.tril(torch.ones(config.block_size, config.block_size))
         self.register_buffer(
-            "mask", mask.view(1, 1, config.block_size, config.block_size),
+            "mask",
+            mask.view(1, 1, config.block_size, config.block_size),
             persistent=False,
         )
 

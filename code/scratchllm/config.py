@@ -38,11 +38,14 @@ class GPTConfig:
     n_embd: int = 768
     dropout: float = 0.0
     bias: bool = True  # biases in Linears and LayerNorms, as in GPT-2
-    attention: str = "fast"  # "fast": F.scaled_dot_product_attention; "teaching": attention.py
+    # "fast": F.scaled_dot_product_attention; "teaching": attention.py
+    attention: str = "fast"
     norm: str = "layernorm"  # or "rmsnorm"
     norm_eps: float = 1e-5  # added to the variance before its square root
     mlp: str = "gelu"  # or "swiglu"
-    n_hidden: int | None = None  # MLP width; None: 4 * n_embd (gelu), ~8/3 * n_embd (swiglu)
+    n_hidden: int | None = (
+        None  # MLP width; None: 4 * n_embd (gelu), ~8/3 * n_embd (swiglu)
+    )
     position: str = "learned"  # or "rope"
     rope_base: float = 10000.0  # RoPE's base (Llama's rope_theta)
     tie_embeddings: bool = True  # lm_head reuses the token embedding matrix
@@ -50,17 +53,26 @@ class GPTConfig:
     def __post_init__(self):
         for field, choices in CHOICES.items():
             if getattr(self, field) not in choices:
-                raise ValueError(f"GPTConfig.{field} must be one of {choices}, "
-                                 f"not {getattr(self, field)!r}")
+                raise ValueError(
+                    f"GPTConfig.{field} must be one of {choices}, "
+                    f"not {getattr(self, field)!r}"
+                )
 
     @classmethod
     def gpt2(cls, size="gpt2", **overrides):
         """The configuration of a released GPT-2: "gpt2" (small), "gpt2-medium",
         "gpt2-large" or "gpt2-xl"; keyword arguments override fields."""
         if size not in GPT2_SIZES:
-            raise ValueError(f"unknown GPT-2 size {size!r}; one of {list(GPT2_SIZES)}")
+            raise ValueError(
+                f"unknown GPT-2 size {size!r}; one of {list(GPT2_SIZES)}"
+            )
         n_layer, n_head, n_embd = GPT2_SIZES[size]
-        fields = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                      vocab_size=50257, block_size=1024)
+        fields = dict(
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd=n_embd,
+            vocab_size=50257,
+            block_size=1024,
+        )
         fields.update(overrides)
         return cls(**fields)

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-CHUNK = 1 << 20  # tokens held in memory at a time while writing (8 MiB as int64)
+CHUNK = (
+    1 << 20
+)  # tokens held in memory at a time while writing (8 MiB as int64)
 
 
 def _dtype_for(vocab_size):
@@ -36,7 +38,11 @@ def _sidecar(path):
 def _chunks(ids_iterable, size):
     """Group a stream of ids into int64 arrays of about `size` ids.  Items
     may be single ids or sequences of ids (a tokenized document, say)."""
-    ints, arrays, n = [], [], 0  # single ids wait in a list: cheaper than arrays
+    ints, arrays, n = (
+        [],
+        [],
+        0,
+    )  # single ids wait in a list: cheaper than arrays
     for item in ids_iterable:
         if isinstance(item, (int, np.integer)):
             ints.append(item)
@@ -59,7 +65,9 @@ def _atomic_write(path, write):
     `path`.  A rename within one folder is atomic: readers see the old file or
     the complete new one, never a half-written one, even if writing fails."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             result = write(f)
@@ -88,16 +96,25 @@ def write_tokens(path, ids_iterable, vocab_size):
         for chunk in _chunks(ids_iterable, CHUNK):
             if chunk.size and (chunk.min() < 0 or chunk.max() >= vocab_size):
                 bad = chunk[(chunk < 0) | (chunk >= vocab_size)][0]
-                raise ValueError(f"token id {bad} is outside the vocabulary 0..{vocab_size - 1}")
+                raise ValueError(
+                    f"token id {bad} is outside the vocabulary "
+                    f"0..{vocab_size - 1}"
+                )
             f.write(chunk.astype(dtype).tobytes())
             count += chunk.size
         return count
 
     count = _atomic_write(path, write)
-    meta = {"dtype": np.dtype(dtype).name, "count": int(count), "vocab_size": int(vocab_size)}
+    meta = {
+        "dtype": np.dtype(dtype).name,
+        "count": int(count),
+        "vocab_size": int(vocab_size),
+    }
     # The sidecar goes last: open_tokens checks the two agree, so a reader
     # that catches the moment between the renames gets an error, not garbage.
-    _atomic_write(_sidecar(path), lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    _atomic_write(
+        _sidecar(path), lambda f: f.write(json.dumps(meta, indent=1).encode())
+    )
     return count
 
 
@@ -112,8 +129,10 @@ def open_tokens(path):
     count = meta["count"]
     size = os.path.getsize(path)
     if size != count * dtype.itemsize:
-        raise ValueError(f"{path} has {size} bytes, but its sidecar says "
-                         f"{count} tokens of {dtype.name}")
+        raise ValueError(
+            f"{path} has {size} bytes, but its sidecar says "
+            f"{count} tokens of {dtype.name}"
+        )
     if count == 0:
         return np.empty(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
@@ -131,14 +150,16 @@ def _window(tokens, i, T):
 
     One read of T+1 tokens gives both; int64 because that is what
     nn.Embedding and cross_entropy take as indices."""
-    chunk = torch.from_numpy(np.asarray(tokens[i:i + T + 1]).astype(np.int64))
+    chunk = torch.from_numpy(np.asarray(tokens[i : i + T + 1]).astype(np.int64))
     return chunk[:-1], chunk[1:]
 
 
 def _batch(tokens, starts, T):
     """The windows at `starts`, stacked into (len(starts), T) tensors x, y."""
     pairs = [_window(tokens, int(i), T) for i in starts]
-    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+    return torch.stack([x for x, _ in pairs]), torch.stack(
+        [y for _, y in pairs]
+    )
 
 
 def _to(x, y, device):
@@ -197,8 +218,14 @@ class TokenDataset(Dataset):
             self.tokens = open_tokens(self.path)
 
 
-def random_batches(tokens, block_size, batch_size, generator=None, num_batches=None,
-                   device=None):
+def random_batches(
+    tokens,
+    block_size,
+    batch_size,
+    generator=None,
+    num_batches=None,
+    device=None,
+):
     """Batches of windows at random starts, as in nanoGPT's get_batch.
 
     Yields (x, y), each (batch_size, block_size) int64, forever or for
@@ -210,8 +237,9 @@ def random_batches(tokens, block_size, batch_size, generator=None, num_batches=N
     tokens = _as_tokens(tokens)
     n_starts = len(tokens) - block_size  # starts 0 .. len - block_size - 1
     if n_starts < 1:
-        raise ValueError(f"{len(tokens)} tokens are too few for a window of "
-                         f"{block_size} + 1")
+        raise ValueError(
+            f"{len(tokens)} tokens are too few for a window of {block_size} + 1"
+        )
 
     def batches():
         while True:
@@ -233,7 +261,9 @@ def sequential_batches(tokens, block_size, batch_size, device=None):
     n_windows = len(TokenDataset(tokens, block_size, stride=block_size))
     starts = range(0, n_windows * block_size, block_size)
     for b in range(0, n_windows, batch_size):
-        yield _to(*_batch(tokens, starts[b:b + batch_size], block_size), device)
+        yield _to(
+            *_batch(tokens, starts[b : b + batch_size], block_size), device
+        )
     covered = n_windows * block_size  # targets so far: tokens[1 : covered + 1]
     rest = len(tokens) - 1 - covered
     if rest > 0:

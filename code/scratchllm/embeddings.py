@@ -29,7 +29,9 @@ def _check_length(T, limit, what):
     # Without this check, indexing past the table fails deep inside an
     # embedding kernel (on a GPU, as an opaque device-side assert).
     if T > limit:
-        raise ValueError(f"sequence of length {T} is longer than {what} {limit}")
+        raise ValueError(
+            f"sequence of length {T} is longer than {what} {limit}"
+        )
 
 
 def _positions(positions, device):
@@ -63,7 +65,8 @@ class LearnedPositionalEmbedding(nn.Embedding):
 
 
 def sinusoidal_positions(num_positions, dim, base=10000.0):
-    """The fixed position table of Vaswani et al. (2017), shape (num_positions, dim).
+    """The fixed position table of Vaswani et al. (2017), of shape
+    (num_positions, dim).
 
         PE[pos, 2i]     = sin(pos / base^(2i / dim))
         PE[pos, 2i + 1] = cos(pos / base^(2i / dim))
@@ -76,7 +79,9 @@ def sinusoidal_positions(num_positions, dim, base=10000.0):
     # off by about 1e-3 radians.
     pos = torch.arange(num_positions, dtype=torch.float64)
     two_i = torch.arange(0, dim, 2, dtype=torch.float64)
-    angles = pos[:, None] / base ** (two_i / dim)  # (num_positions, ceil(dim/2))
+    angles = pos[:, None] / base ** (
+        two_i / dim
+    )  # (num_positions, ceil(dim/2))
     pe = torch.zeros(num_positions, dim, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : dim // 2])  # an odd dim ends on a sine
@@ -91,8 +96,11 @@ class SinusoidalPositionalEmbedding(nn.Module):
         self.num_positions = num_positions
         # A buffer moves with .to(device); non-persistent, because it is
         # recomputed from (num_positions, dim, base) and not worth a checkpoint.
-        self.register_buffer("pe", sinusoidal_positions(num_positions, dim, base),
-                             persistent=False)
+        self.register_buffer(
+            "pe",
+            sinusoidal_positions(num_positions, dim, base),
+            persistent=False,
+        )
 
     def forward(self, positions):
         """positions: a length T, or a tensor of positions -> (T, C)."""
@@ -133,12 +141,19 @@ class RotaryEmbedding(nn.Module):
         self.max_positions = max_positions
         # Computed in float32, operation for operation as in Hugging Face's
         # Llama, so that a parity test can expect the very same numbers.
-        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float()
-                                   / head_dim))
+        inv_freq = 1.0 / (
+            base
+            ** (
+                torch.arange(0, head_dim, 2, dtype=torch.int64).float()
+                / head_dim
+            )
+        )
         angles = torch.outer(torch.arange(max_positions).float(), inv_freq)
         # rotate_half pairs channel j with j + head_dim/2, so both halves of
         # the table carry the same angles.
-        angles = torch.cat((angles, angles), dim=-1)  # (max_positions, head_dim)
+        angles = torch.cat(
+            (angles, angles), dim=-1
+        )  # (max_positions, head_dim)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
@@ -168,7 +183,9 @@ class TokenAndPositionEmbedding(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.block_size = config.block_size
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token -> vector
+        self.wte = nn.Embedding(
+            config.vocab_size, config.n_embd
+        )  # token -> vector
         self.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
 
@@ -179,4 +196,3 @@ class TokenAndPositionEmbedding(nn.Module):
         tok = self.wte(idx)  # (B, T, C)
         pos = self.wpe(T)  # (T, C), the same for every sequence of the batch
         return self.drop(tok + pos)
-

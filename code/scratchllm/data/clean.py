@@ -10,9 +10,36 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-BLOCKS = {"p", "div", "section", "dl", "dt", "dd", "ul", "ol", "table", "tr", "blockquote",
-          "hr", "figure", "figcaption", "aside", "footer", "header", "nav"}
-DROP = {"script", "style", "noscript", "nav", "footer", "header", "form", "button"}
+BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "dl",
+    "dt",
+    "dd",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "blockquote",
+    "hr",
+    "figure",
+    "figcaption",
+    "aside",
+    "footer",
+    "header",
+    "nav",
+}
+DROP = {
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "footer",
+    "header",
+    "form",
+    "button",
+}
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 TITLE_SUFFIX = re.compile(r"\s+[—-]\s+Python [\d.]+ documentation$")
 
@@ -59,7 +86,8 @@ class _MainContent(HTMLParser):
             self._break()
 
     def _break(self):
-        # A paragraph inside a table cell, or opening a list item, continues its line.
+        # A paragraph inside a table cell, or opening a list item,
+        # continues its line.
         if self._cell:
             self.out.append(" ")
         elif not (self.out and self.out[-1].endswith(("- ", " | "))):
@@ -128,14 +156,21 @@ _ROLE = re.compile(r":[\w:.+-]+:`[~!]?([^`<]*?)(?:\s*<[^>]*>)?`")
 _LINK = re.compile(r"`([^`<]+?)(?:\s*<[^>]*>)?`__?")
 _DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w:-]+)::\s*(.*)$")
 # How Sphinx renders the directives that carry words of their own.
-_DIRECTIVE_TEXT = {"versionadded": "New in version {}.", "versionchanged": "Changed in version {}:",
-                   "deprecated": "Deprecated since version {}:", "note": "Note",
-                   "warning": "Warning", "seealso": "See also", "impl-detail": "CPython "
-                   "implementation detail:"}
+_DIRECTIVE_TEXT = {
+    "versionadded": "New in version {}.",
+    "versionchanged": "Changed in version {}:",
+    "deprecated": "Deprecated since version {}:",
+    "note": "Note",
+    "warning": "Warning",
+    "seealso": "See also",
+    "impl-detail": "CPython implementation detail:",
+}
 # Directives whose body is not prose: a list of file names, a search index.
 _SKIPPED_BLOCKS = {"toctree", "index", "only", "raw"}
 _UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>_:.])\1{2,}\s*$")
-_OPTION = re.compile(r"^\s+:[\w-]+:(\s.*)?$")  # a directive option, not a :role:`...`
+_OPTION = re.compile(
+    r"^\s+:[\w-]+:(\s.*)?$"
+)  # a directive option, not a :role:`...`
 
 
 def rst_to_text(text: str) -> str:
@@ -151,7 +186,11 @@ def rst_to_text(text: str) -> str:
             if not line.strip() or indent > skip_indent:
                 continue
             skip_indent = None
-        if _UNDERLINE.match(line) or _OPTION.match(line) or line.strip().startswith(".. _"):
+        if (
+            _UNDERLINE.match(line)
+            or _OPTION.match(line)
+            or line.strip().startswith(".. _")
+        ):
             continue
         if m := _DIRECTIVE.match(line):
             lead, name, args = m.groups()
@@ -159,15 +198,26 @@ def rst_to_text(text: str) -> str:
                 skip_indent = indent
                 continue
             words = _DIRECTIVE_TEXT.get(name)
-            line = lead + (words.format(args) if words and "{}" in words else
-                           f"{words} {args}" if words else args)
+            line = lead + (
+                words.format(args)
+                if words and "{}" in words
+                else f"{words} {args}"
+                if words
+                else args
+            )
         lines.append(line[:-1] if line.rstrip().endswith("::") else line)
     # Inline markup may wrap across lines, so it is unwrapped on the whole text.
     text = "\n".join(lines)
-    text = re.sub(r":(rfc|pep):`(\d+)[^`]*`", lambda m: f"{m[1].upper()} {m[2]}", text)
+    text = re.sub(
+        r":(rfc|pep):`(\d+)[^`]*`", lambda m: f"{m[1].upper()} {m[2]}", text
+    )
     text = re.sub(r"\s?\[#[\w-]*\]_", "", text)  # footnote references
     text = _ROLE.sub(r"\1", text)
     text = re.sub(r"``([^`]+)``", r"\1", text)
     text = _LINK.sub(r"\1", text)
-    text = re.sub(r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*", lambda m: m.group(1) or m.group(2), text)
+    text = re.sub(
+        r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*",
+        lambda m: m.group(1) or m.group(2),
+        text,
+    )
     return normalize(text)

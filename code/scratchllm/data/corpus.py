@@ -30,21 +30,28 @@ class CorpusConfig:
     shingle_size: int = 5
     num_perm: int = 128
     near_duplicate_threshold: float = 0.7
-    lsh_false_negative_weight: float = 0.9  # missing a duplicate costs more than a check
+    lsh_false_negative_weight: float = (
+        0.9  # missing a duplicate costs more than a check
+    )
     seed: int = 1
     val_fraction: float = 0.04
     test_fraction: float = 0.04
-    heldout_fraction: float = 0.06  # whole modules, kept for the evaluation chapter
+    heldout_fraction: float = (
+        0.06  # whole modules, kept for the evaluation chapter
+    )
 
 
 def _unit_interval(name: str) -> float:
-    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) / 16 ** 12
+    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) / 16**12
 
 
 def split_of(group: str, config: CorpusConfig) -> str:
     """Split of a document group, by a hash of its name: deterministic, and
     a module's page and its docstrings always land in the same split."""
-    if group in sys.stdlib_module_names and _unit_interval(group) < config.heldout_fraction:
+    if (
+        group in sys.stdlib_module_names
+        and _unit_interval(group) < config.heldout_fraction
+    ):
         return "heldout"
     u = _unit_interval("split:" + group)
     if u < config.test_fraction:
@@ -65,24 +72,39 @@ class _Stage:
         self.characters += len(text)
 
     def as_dict(self) -> dict:
-        return {"stage": self.name, "documents": self.documents, "characters": self.characters}
+        return {
+            "stage": self.name,
+            "documents": self.documents,
+            "characters": self.characters,
+        }
 
 
 def _documents(doc_root: Path, stdlib_root: Path):
-    for raw in chain(sources.iter_doc_pages(doc_root), sources.iter_doc_sources(doc_root),
-                     sources.iter_stdlib_modules(stdlib_root)):
+    for raw in chain(
+        sources.iter_doc_pages(doc_root),
+        sources.iter_doc_sources(doc_root),
+        sources.iter_stdlib_modules(stdlib_root),
+    ):
         if raw.source == "python-docs":
             title, text = clean.html_to_text(raw.raw)
         else:
-            text = (clean.rst_to_text if raw.source == "python-docs-source" else clean.normalize)(
-                raw.raw)
+            text = (
+                clean.rst_to_text
+                if raw.source == "python-docs-source"
+                else clean.normalize
+            )(raw.raw)
             title = text.split("\n", 1)[0].lstrip("# ")
         yield raw, title, text
 
 
-def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Path | None = None,
-                 stdlib_root: Path | None = None) -> dict:
-    """Run the pipeline into ``out`` (replaced atomically); return the manifest."""
+def build_corpus(
+    out: Path,
+    config: CorpusConfig = CorpusConfig(),
+    doc_root: Path | None = None,
+    stdlib_root: Path | None = None,
+) -> dict:
+    """Run the pipeline into ``out`` (replaced atomically); return the
+    manifest."""
     doc_root = doc_root or sources.find_doc_root()
     stdlib_root = stdlib_root or sources.stdlib_root()
     out = Path(out)
@@ -90,10 +112,23 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
 
-    raw_stage, cleaned = _Stage("discovered (raw)"), _Stage("cleaned, non-empty")
-    exact_stage, filtered = _Stage("after exact dedup"), _Stage("after quality filters")
-    removed = {name: _Stage(name) for name in
-               ["empty", "exact_duplicate", *(r.name for r in filters.RULES), "near_duplicate"]}
+    raw_stage, cleaned = (
+        _Stage("discovered (raw)"),
+        _Stage("cleaned, non-empty"),
+    )
+    exact_stage, filtered = (
+        _Stage("after exact dedup"),
+        _Stage("after quality filters"),
+    )
+    removed = {
+        name: _Stage(name)
+        for name in [
+            "empty",
+            "exact_duplicate",
+            *(r.name for r in filters.RULES),
+            "near_duplicate",
+        ]
+    }
     seen: dict[str, str] = {}
     exact_examples: list[dict] = []
     minhash = dedup.MinHash(config.num_perm, config.seed)
@@ -112,7 +147,9 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
             key = dedup.content_hash(text)
             if key in seen:
                 removed["exact_duplicate"].add(text)
-                exact_examples.append({"removed": raw.id, "duplicate_of": seen[key]})
+                exact_examples.append(
+                    {"removed": raw.id, "duplicate_of": seen[key]}
+                )
                 continue
             seen[key] = raw.id
             exact_stage.add(text)
@@ -121,26 +158,50 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
                 removed[rule.name].add(text)
                 continue
             filtered.add(text)
-            signatures[raw.id] = minhash.signature(dedup.shingles(text, config.shingle_size))
+            signatures[raw.id] = minhash.signature(
+                dedup.shingles(text, config.shingle_size)
+            )
             lengths[raw.id] = len(text)
             origin[raw.id] = raw.source
-            record = {"id": raw.id, "source": raw.source, "group": raw.group,
-                      "title": title, "text": text}
+            record = {
+                "id": raw.id,
+                "source": raw.source,
+                "group": raw.group,
+                "title": title,
+                "text": text,
+            }
             stage_file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    clusters = dedup.near_duplicate_clusters(signatures, config.near_duplicate_threshold,
-                                             config.num_perm, config.lsh_false_negative_weight)
+    clusters = dedup.near_duplicate_clusters(
+        signatures,
+        config.near_duplicate_threshold,
+        config.num_perm,
+        config.lsh_false_negative_weight,
+    )
     dropped, cluster_report = set(), []
     for cluster in clusters:
         # Keep the rendered page over its source, then the longest member.
-        kept = min(cluster, key=lambda key: (PREFERENCE[origin[key]], -lengths[key], key))
+        kept = min(
+            cluster,
+            key=lambda key: (PREFERENCE[origin[key]], -lengths[key], key),
+        )
         dropped.update(k for k in cluster if k != kept)
-        cluster_report.append({
-            "kept": kept,
-            "removed": [k for k in cluster if k != kept],
-            "estimated_jaccard": [round(dedup.estimated_jaccard(signatures[kept], signatures[k]), 3)
-                                  for k in cluster if k != kept],
-        })
+        cluster_report.append(
+            {
+                "kept": kept,
+                "removed": [k for k in cluster if k != kept],
+                "estimated_jaccard": [
+                    round(
+                        dedup.estimated_jaccard(
+                            signatures[kept], signatures[k]
+                        ),
+                        3,
+                    )
+                    for k in cluster
+                    if k != kept
+                ],
+            }
+        )
 
     split_stages = {name: _Stage(name) for name in SPLITS}
     by_source = {name: _Stage(name) for name in PREFERENCE}
@@ -166,31 +227,59 @@ def build_corpus(out: Path, config: CorpusConfig = CorpusConfig(), doc_root: Pat
 
     manifest = {
         "format": FORMAT,
-        "license": "PSF License Agreement (Python documentation and standard library)",
+        "license": "PSF License Agreement (Python documentation and "
+        "standard library)",
         "sources": {
-            "python-docs": {"path": str(doc_root), "version": sources.docs_version(doc_root),
-                            "package": "python3-doc (Debian)", "formats": ["HTML", "reST"]},
-            "stdlib": {"path": str(stdlib_root), "python": sys.version.split()[0]},
+            "python-docs": {
+                "path": str(doc_root),
+                "version": sources.docs_version(doc_root),
+                "package": "python3-doc (Debian)",
+                "formats": ["HTML", "reST"],
+            },
+            "stdlib": {
+                "path": str(stdlib_root),
+                "python": sys.version.split()[0],
+            },
         },
         "config": asdict(config),
         "raw_bytes": raw_bytes,
-        "stages": [s.as_dict() for s in (raw_stage, cleaned, exact_stage, filtered)]
-                  + [{"stage": "after near dedup",
-                      "documents": sum(s.documents for s in split_stages.values()),
-                      "characters": sum(s.characters for s in split_stages.values())}],
-        "removed": {name: {"documents": s.documents, "characters": s.characters}
-                    for name, s in removed.items()},
-        "rules": [{"name": r.name, "limit": r.limit, "why": r.why} for r in filters.RULES],
+        "stages": [
+            s.as_dict() for s in (raw_stage, cleaned, exact_stage, filtered)
+        ]
+        + [
+            {
+                "stage": "after near dedup",
+                "documents": sum(s.documents for s in split_stages.values()),
+                "characters": sum(s.characters for s in split_stages.values()),
+            }
+        ],
+        "removed": {
+            name: {"documents": s.documents, "characters": s.characters}
+            for name, s in removed.items()
+        },
+        "rules": [
+            {"name": r.name, "limit": r.limit, "why": r.why}
+            for r in filters.RULES
+        ],
         "exact_duplicates": exact_examples,
         "near_duplicate_clusters": cluster_report,
         "heldout_groups": sorted(heldout_groups),
-        "final_by_source": {name: {"documents": s.documents, "characters": s.characters}
-                            for name, s in by_source.items()},
-        "splits": {name: {"documents": s.documents, "characters": s.characters,
-                          "sha256": _file_hash(tmp / f"{name}.jsonl")}
-                   for name, s in split_stages.items()},
+        "final_by_source": {
+            name: {"documents": s.documents, "characters": s.characters}
+            for name, s in by_source.items()
+        },
+        "splits": {
+            name: {
+                "documents": s.documents,
+                "characters": s.characters,
+                "sha256": _file_hash(tmp / f"{name}.jsonl"),
+            }
+            for name, s in split_stages.items()
+        },
     }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    )
     _replace_dir(tmp, out)
     return manifest
 
@@ -219,9 +308,12 @@ def main(argv=None) -> int:
     import argparse
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m scratchllm.data",
-                                     description="Build the book's corpus.")
-    parser.add_argument("--out", type=Path, default=Path("build/artifacts/corpus"))
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchllm.data", description="Build the book's corpus."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("build/artifacts/corpus")
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -230,7 +322,9 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for stage in manifest["stages"]:
-        print(f"{stage['stage']:>24}: {stage['documents']:5d} documents, "
-              f"{stage['characters'] / 1e6:6.2f} M characters")
+        print(
+            f"{stage['stage']:>24}: {stage['documents']:5d} documents, "
+            f"{stage['characters'] / 1e6:6.2f} M characters"
+        )
     print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
     return 0

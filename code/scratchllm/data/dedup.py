@@ -30,7 +30,9 @@ def shingles(text: str, k: int = 5) -> set[bytes]:
     words = re.findall(r"\w+", text.lower())
     if len(words) < k:
         return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)}
+    return {
+        " ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)
+    }
 
 
 def sha1_hash32(data: bytes) -> int:
@@ -43,9 +45,15 @@ class MinHash:
     def __init__(self, num_perm: int = 128, seed: int = 1):
         gen = np.random.RandomState(seed)
         self.a, self.b = np.array(
-            [(gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
-              gen.randint(0, MERSENNE_PRIME, dtype=np.uint64)) for _ in range(num_perm)],
-            dtype=np.uint64).T
+            [
+                (
+                    gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
+                    gen.randint(0, MERSENNE_PRIME, dtype=np.uint64),
+                )
+                for _ in range(num_perm)
+            ],
+            dtype=np.uint64,
+        ).T
         self.num_perm = num_perm
 
     def signature(self, shingle_set: set[bytes]) -> np.ndarray:
@@ -54,7 +62,9 @@ class MinHash:
             return sig
         hv = np.array([sha1_hash32(s) for s in shingle_set], dtype=np.uint64)
         # uint64 arithmetic wraps exactly as datasketch's does.
-        permuted = np.bitwise_and((np.outer(hv, self.a) + self.b) % MERSENNE_PRIME, MAX_HASH)
+        permuted = np.bitwise_and(
+            (np.outer(hv, self.a) + self.b) % MERSENNE_PRIME, MAX_HASH
+        )
         return np.minimum(permuted.min(axis=0), sig)
 
 
@@ -66,8 +76,12 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def lsh_params(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
-               false_negative_weight: float = 0.5) -> tuple[int, int]:
+def lsh_params(
+    threshold: float,
+    num_perm: int,
+    false_positive_weight: float = 0.5,
+    false_negative_weight: float = 0.5,
+) -> tuple[int, int]:
     """Bands b and rows r (b * r <= num_perm) that best separate pairs above
     ``threshold`` from those below: two documents of similarity s share at
     least one band with probability 1 - (1 - s^r)^b; minimise the weighted
@@ -77,37 +91,46 @@ def lsh_params(threshold: float, num_perm: int, false_positive_weight: float = 0
     best, best_error = (1, num_perm), float("inf")
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            p = 1 - (1 - s ** r) ** b
-            error = (false_positive_weight * np.trapezoid(p[below], s[below])
-                     + false_negative_weight * np.trapezoid(1 - p[above], s[above]))
+            p = 1 - (1 - s**r) ** b
+            error = false_positive_weight * np.trapezoid(
+                p[below], s[below]
+            ) + false_negative_weight * np.trapezoid(1 - p[above], s[above])
             if error < best_error:
                 best, best_error = (b, r), error
     return best
 
 
-def lsh_candidates(signatures: dict[str, np.ndarray], bands: int, rows: int) -> set[tuple[str, str]]:
+def lsh_candidates(
+    signatures: dict[str, np.ndarray], bands: int, rows: int
+) -> set[tuple[str, str]]:
     """Pairs of keys whose signatures agree on every row of some band."""
     pairs = set()
     for band in range(bands):
         buckets: dict[bytes, list[str]] = {}
         for key, sig in signatures.items():
-            buckets.setdefault(sig[band * rows:(band + 1) * rows].tobytes(), []).append(key)
+            buckets.setdefault(
+                sig[band * rows : (band + 1) * rows].tobytes(), []
+            ).append(key)
         for members in buckets.values():
             for i, a in enumerate(members):
-                for b in members[i + 1:]:
+                for b in members[i + 1 :]:
                     pairs.add((a, b) if a < b else (b, a))
     return pairs
 
 
-def near_duplicate_clusters(signatures: dict[str, np.ndarray], threshold: float = 0.8,
-                            num_perm: int = 128,
-                            false_negative_weight: float = 0.5) -> list[list[str]]:
+def near_duplicate_clusters(
+    signatures: dict[str, np.ndarray],
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    false_negative_weight: float = 0.5,
+) -> list[list[str]]:
     """Groups of keys whose estimated Jaccard similarity chains above
     ``threshold``; LSH proposes the pairs, the signatures confirm them.
     A false positive costs only one signature comparison, a false negative a
     duplicate in the corpus: weight the latter more to find more pairs."""
-    bands, rows = lsh_params(threshold, num_perm, 1 - false_negative_weight,
-                             false_negative_weight)
+    bands, rows = lsh_params(
+        threshold, num_perm, 1 - false_negative_weight, false_negative_weight
+    )
     parent = {key: key for key in signatures}
 
     def find(key):

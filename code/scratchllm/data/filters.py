@@ -33,7 +33,11 @@ def digit_ratio(text: str) -> float:
 def repeated_line_ratio(text: str) -> float:
     """Share of non-empty lines that repeat an earlier line exactly
     (boilerplate, tables of the same row, generated listings)."""
-    lines = [line for line in text.split("\n") if line.strip() and line.strip() != "```"]
+    lines = [
+        line
+        for line in text.split("\n")
+        if line.strip() and line.strip() != "```"
+    ]
     return 1 - len(set(lines)) / len(lines) if lines else 0.0
 
 
@@ -51,14 +55,35 @@ class Rule:
 
 
 RULES = (
-    Rule("too_short", word_count, 50, True,
-         "fewer than 50 words: a stub page or a bare signature teaches little"),
-    Rule("symbol_heavy", symbol_ratio, 0.25, False,
-         "over 25% of prose characters are symbols: tables of operators, markup debris"),
-    Rule("digit_heavy", digit_ratio, 0.15, False,
-         "over 15% digits: number tables and version lists"),
-    Rule("repetitive", repeated_line_ratio, 0.3, False,
-         "over 30% repeated lines: generated or boilerplate text"),
+    Rule(
+        "too_short",
+        word_count,
+        50,
+        True,
+        "fewer than 50 words: a stub page or a bare signature teaches little",
+    ),
+    Rule(
+        "symbol_heavy",
+        symbol_ratio,
+        0.25,
+        False,
+        "over 25% of prose characters are symbols: tables of operators, "
+        "markup debris",
+    ),
+    Rule(
+        "digit_heavy",
+        digit_ratio,
+        0.15,
+        False,
+        "over 15% digits: number tables and version lists",
+    ),
+    Rule(
+        "repetitive",
+        repeated_line_ratio,
+        0.3,
+        False,
+        "over 30% repeated lines: generated or boilerplate text",
+    ),
 )
 
 

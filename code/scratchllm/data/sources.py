@@ -12,13 +12,27 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-DOC_ROOTS = (Path("/usr/share/doc/python3/html"),
-             Path(f"/usr/share/doc/python3.{sys.version_info.minor}/html"))
+DOC_ROOTS = (
+    Path("/usr/share/doc/python3/html"),
+    Path(f"/usr/share/doc/python3.{sys.version_info.minor}/html"),
+)
 # Generated navigation (indexes, search, the table of contents) is not prose.
-SKIP_PAGES = re.compile(r"^(genindex.*|py-modindex|search|contents|index|download)\.html$")
+SKIP_PAGES = re.compile(
+    r"^(genindex.*|py-modindex|search|contents|index|download)\.html$"
+)
 # Tests and demos are code about code; private helpers have no user-facing docs.
-SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "__pycache__", "lib2to3",
-             "idlelib", "turtledemo", "ensurepip", "pydoc_data"}
+SKIP_DIRS = {
+    "test",
+    "tests",
+    "idle_test",
+    "site-packages",
+    "__pycache__",
+    "lib2to3",
+    "idlelib",
+    "turtledemo",
+    "ensurepip",
+    "pydoc_data",
+}
 
 
 class SourceMissing(FileNotFoundError):
@@ -27,10 +41,12 @@ class SourceMissing(FileNotFoundError):
 
 @dataclass
 class RawDocument:
-    id: str      # stable and unique: "docs/library/json.html", "stdlib/json/decoder.py"
+    # stable and unique: "docs/library/json.html", "stdlib/json/decoder.py"
+    id: str
     source: str  # "python-docs", "python-docs-source" (reST) or "stdlib"
-    group: str   # the unit kept together when splitting: a module, or the page itself
-    raw: str     # HTML for a page, already-plain text for docstrings
+    # the unit kept together when splitting: a module, or the page itself
+    group: str
+    raw: str  # HTML for a page, already-plain text for docstrings
 
 
 def find_doc_root() -> Path:
@@ -38,13 +54,19 @@ def find_doc_root() -> Path:
         if (root / "library").is_dir():
             return root.resolve()
     raise SourceMissing(
-        "the Python documentation is not installed: run `sudo apt-get install python3-doc` "
-        f"(looked in {', '.join(str(r) for r in DOC_ROOTS)})")
+        "the Python documentation is not installed: run "
+        "`sudo apt-get install python3-doc` "
+        f"(looked in {', '.join(str(r) for r in DOC_ROOTS)})"
+    )
 
 
 def docs_version(root: Path) -> str:
     options = root / "_static" / "documentation_options.js"
-    found = re.search(r"VERSION:\s*'([^']+)'", options.read_text()) if options.exists() else None
+    found = (
+        re.search(r"VERSION:\s*'([^']+)'", options.read_text())
+        if options.exists()
+        else None
+    )
     return found.group(1) if found else "unknown"
 
 
@@ -54,8 +76,12 @@ def iter_doc_pages(root: Path):
         rel = path.relative_to(root).as_posix()
         if rel.startswith("_") or SKIP_PAGES.match(rel):
             continue
-        yield RawDocument(f"docs/{rel}", "python-docs", _group(rel, path.stem),
-                          path.read_text(errors="replace"))
+        yield RawDocument(
+            f"docs/{rel}",
+            "python-docs",
+            _group(rel, path.stem),
+            path.read_text(errors="replace"),
+        )
 
 
 def iter_doc_sources(root: Path):
@@ -63,12 +89,19 @@ def iter_doc_sources(root: Path):
     installs beside it (``_sources/``): the same text a second time, as a
     crawler of the documentation folder would find it."""
     for path in sorted((root / "_sources").rglob("*.rst.txt")):
-        rel = path.relative_to(root / "_sources").as_posix()[: -len(".rst.txt")] + ".html"
+        rel = (
+            path.relative_to(root / "_sources").as_posix()[: -len(".rst.txt")]
+            + ".html"
+        )
         if SKIP_PAGES.match(rel):
             continue
         group = _group(rel, Path(rel).stem)
-        yield RawDocument(f"docs/_sources/{rel[:-5]}.rst.txt", "python-docs-source", group,
-                          path.read_text(errors="replace"))
+        yield RawDocument(
+            f"docs/_sources/{rel[:-5]}.rst.txt",
+            "python-docs-source",
+            group,
+            path.read_text(errors="replace"),
+        )
 
 
 def _group(rel: str, stem: str) -> str:
@@ -96,11 +129,15 @@ def iter_stdlib_modules(root: Path):
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         try:
             tree = ast.parse(path.read_text(errors="replace"))
-        except SyntaxError:  # a few files are deliberately invalid (e.g. bad_coding)
+        except (
+            SyntaxError
+        ):  # a few files are deliberately invalid (e.g. bad_coding)
             continue
         text = module_text(module, tree)
         if text:
-            yield RawDocument(f"stdlib/{rel.as_posix()}", "stdlib", module.split(".")[0], text)
+            yield RawDocument(
+                f"stdlib/{rel.as_posix()}", "stdlib", module.split(".")[0], text
+            )
 
 
 def module_text(module: str, tree: ast.Module) -> str:
@@ -112,11 +149,15 @@ def module_text(module: str, tree: ast.Module) -> str:
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             sections.append(_entry(f"class {module}.{node.name}", node))
             for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                        and not item.name.startswith("_"):
-                    sections.append(_entry(f"{module}.{node.name}.{_signature(item)}", item))
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                and not node.name.startswith("_"):
+                if isinstance(
+                    item, (ast.FunctionDef, ast.AsyncFunctionDef)
+                ) and not item.name.startswith("_"):
+                    sections.append(
+                        _entry(f"{module}.{node.name}.{_signature(item)}", item)
+                    )
+        elif isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef)
+        ) and not node.name.startswith("_"):
             sections.append(_entry(f"{module}.{_signature(node)}", node))
     return "\n\n".join(s for s in sections if s)
 

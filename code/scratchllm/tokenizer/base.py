@@ -8,7 +8,9 @@ from pathlib import Path
 FORMAT = "scratchllm-bpe 1"
 
 
-def get_stats(ids: list[int], counts: dict | None = None) -> dict[tuple[int, int], int]:
+def get_stats(
+    ids: list[int], counts: dict | None = None
+) -> dict[tuple[int, int], int]:
     """Count each adjacent pair of ids (adding to ``counts`` if given)."""
     counts = {} if counts is None else counts
     for pair in pairwise(ids):
@@ -17,7 +19,8 @@ def get_stats(ids: list[int], counts: dict | None = None) -> dict[tuple[int, int
 
 
 def merge(ids: list[int], pair: tuple[int, int], idx: int) -> list[int]:
-    """Replace every occurrence of ``pair`` in ``ids`` by the new token ``idx``."""
+    """Replace every occurrence of ``pair`` in ``ids`` by the new token
+    ``idx``."""
     out, i = [], 0
     while i < len(ids):
         if i < len(ids) - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
@@ -30,16 +33,20 @@ def merge(ids: list[int], pair: tuple[int, int], idx: int) -> list[int]:
 
 
 def render_token(token: bytes) -> str:
-    """A token as printable text: invalid UTF-8 and control characters escaped."""
+    """A token as printable text: invalid UTF-8 and control characters
+    escaped."""
     text = token.decode("utf-8", errors="backslashreplace")
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 class Tokenizer:
-    """Merges and special tokens; subclasses decide how text is split and trained."""
+    """Merges and special tokens; subclasses decide how text is split
+    and trained."""
 
     def __init__(self):
-        self.merges: dict[tuple[int, int], int] = {}  # (a, b) -> new id, in training order
+        self.merges: dict[
+            tuple[int, int], int
+        ] = {}  # (a, b) -> new id, in training order
         self.special_tokens: dict[str, int] = {}
         self.pattern = ""
         self.vocab = self._build_vocab()
@@ -57,12 +64,18 @@ class Tokenizer:
         return len(self.vocab)
 
     def decode(self, ids: list[int]) -> str:
-        return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
+        return b"".join(self.vocab[i] for i in ids).decode(
+            "utf-8", errors="replace"
+        )
 
     def save(self, path: Path) -> None:
         """One JSON header line, then one merge per line ("a b"), each with
         the token it makes as a comment, so the file reads like a table."""
-        header = {"format": FORMAT, "pattern": self.pattern, "special_tokens": self.special_tokens}
+        header = {
+            "format": FORMAT,
+            "pattern": self.pattern,
+            "special_tokens": self.special_tokens,
+        }
         lines = [json.dumps(header, ensure_ascii=False)]
         for (a, b), idx in self.merges.items():
             lines.append(f"{a} {b}  # {idx} {render_token(self.vocab[idx])!r}")

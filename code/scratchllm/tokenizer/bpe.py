@@ -1,4 +1,5 @@
-"""The book's tokenizer: regex pre-tokenization, byte-level BPE, special tokens."""
+"""The book's tokenizer: regex pre-tokenization, byte-level BPE and
+special tokens."""
 
 from itertools import pairwise
 
@@ -10,9 +11,16 @@ from .naive import train_naive
 
 # Split text into words, numbers, punctuation runs and whitespace before BPE,
 # so merges never cross those boundaries (GPT-2, Radford et al. 2019; GPT-4's
-# pattern also caps digit runs at three and is case-insensitive in contractions).
-GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-GPT4_SPLIT_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+# pattern also caps digit runs at three and is case-insensitive in
+# contractions).
+GPT2_SPLIT_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+    r"""|\s+(?!\S)|\s+"""
+)
+GPT4_SPLIT_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+)
 # Documents end with <|endoftext|>; the instruction-tuning chapter formats
 # conversations with the other three.
 SPECIAL_TOKENS = ("<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>")
@@ -29,15 +37,24 @@ class BPETokenizer(Tokenizer):
     def pretokenize(self, text: str) -> list[bytes]:
         return [chunk.encode("utf-8") for chunk in self._compiled.findall(text)]
 
-    def train(self, text: str, vocab_size: int, trainer: str = "fast",
-              special_tokens=SPECIAL_TOKENS) -> "BPETokenizer":
+    def train(
+        self,
+        text: str,
+        vocab_size: int,
+        trainer: str = "fast",
+        special_tokens=SPECIAL_TOKENS,
+    ) -> "BPETokenizer":
         num_merges = vocab_size - 256 - len(special_tokens)
         if num_merges < 0:
-            raise ValueError(f"vocab_size must be at least {256 + len(special_tokens)}")
+            raise ValueError(
+                f"vocab_size must be at least {256 + len(special_tokens)}"
+            )
         merges = TRAINERS[trainer](self.pretokenize(text), num_merges)
         self.merges = {pair: 256 + i for i, pair in enumerate(merges)}
         first_special = 256 + len(merges)
-        self.special_tokens = {tok: first_special + i for i, tok in enumerate(special_tokens)}
+        self.special_tokens = {
+            tok: first_special + i for i, tok in enumerate(special_tokens)
+        }
         self.vocab = self._build_vocab()
         self._cache.clear()
         return self
@@ -53,7 +70,9 @@ class BPETokenizer(Tokenizer):
         pair present, until none of the pairs is a merge."""
         ids = list(chunk)
         while len(ids) >= 2:
-            pair = min(pairwise(ids), key=lambda p: self.merges.get(p, float("inf")))
+            pair = min(
+                pairwise(ids), key=lambda p: self.merges.get(p, float("inf"))
+            )
             if pair not in self.merges:
                 break
             ids = merge(ids, pair, self.merges[pair])
@@ -70,18 +89,31 @@ class BPETokenizer(Tokenizer):
             ids.extend(cache[chunk])
         return ids
 
-    def encode(self, text: str, allowed_special: str | set = "all") -> list[int]:
+    def encode(
+        self, text: str, allowed_special: str | set = "all"
+    ) -> list[int]:
         """Encode with special tokens recognised (all, or the given set);
         they are never split, and never produced from ordinary text."""
-        special = (self.special_tokens if allowed_special == "all" else
-                   {t: i for t, i in self.special_tokens.items() if t in allowed_special})
+        special = (
+            self.special_tokens
+            if allowed_special == "all"
+            else {
+                t: i
+                for t, i in self.special_tokens.items()
+                if t in allowed_special
+            }
+        )
         if not special:
             return self.encode_ordinary(text)
-        # Longest first: the regex takes the first alternative that matches, and a
-        # special token may begin with another one ("<|end|>" and "<|end|>x").
+        # Longest first: the regex takes the first alternative that matches,
+        # and a special token may begin with another ("<|end|>", "<|end|>x").
         longest_first = sorted(special, key=len, reverse=True)
         splitter = "(" + "|".join(regex.escape(t) for t in longest_first) + ")"
         ids: list[int] = []
         for part in regex.split(splitter, text):
-            ids.extend([special[part]] if part in special else self.encode_ordinary(part))
+            ids.extend(
+                [special[part]]
+                if part in special
+                else self.encode_ordinary(part)
+            )
         return ids

@@ -19,7 +19,9 @@ def mergeable_ranks(tokenizer: Tokenizer) -> dict[bytes, int]:
     if len(ranks) != 256 + len(tokenizer.merges):
         # Two merges that spell the same bytes would share a key and one id
         # would be lost; say so rather than export a tokenizer that differs.
-        raise ValueError("two tokens have the same bytes: not expressible as tiktoken ranks")
+        raise ValueError(
+            "two tokens have the same bytes: not expressible as tiktoken ranks"
+        )
     return ranks
 
 
@@ -28,6 +30,9 @@ def to_tiktoken(tokenizer: Tokenizer, name: str = "scratchllm"):
     (built locally: nothing is downloaded)."""
     import tiktoken
 
-    return tiktoken.Encoding(name=name, pat_str=tokenizer.pattern,
-                             mergeable_ranks=mergeable_ranks(tokenizer),
-                             special_tokens=dict(tokenizer.special_tokens))
+    return tiktoken.Encoding(
+        name=name,
+        pat_str=tokenizer.pattern,
+        mergeable_ranks=mergeable_ranks(tokenizer),
+        special_tokens=dict(tokenizer.special_tokens),
+    )
