@@ -37,6 +37,14 @@ def escape(text: str) -> str:
     return _ENCODER.unicode_to_latex(text)
 
 
+def escape_caption(text: str) -> str:
+    """A caption: plain text escaped, but ``$...$`` kept as LaTeX math."""
+    # Pandoc's rule for inline math: no space inside the dollars, and no
+    # digit right after the closing one ("$5 and $6" is money).
+    parts = re.split(r"(\$(?=\S)[^$]*?(?<=\S)\$(?!\d))", text)
+    return "".join(part if index % 2 else escape(part) for index, part in enumerate(parts))
+
+
 @dataclass
 class Converted:
     cells: dict[int, str]  # cell index -> LaTeX
@@ -209,7 +217,7 @@ def _literalinclude(args: str, options: dict[str, str], ctx: Context) -> str:
     url = ctx.source_url(path)
     if url:
         url += f"#L{ex.first_line}-L{ex.last_line}"
-    caption = escape(options.get("caption", options.get("pyobject", shown)))
+    caption = escape_caption(options.get("caption", options.get("pyobject", shown)))
     return _raw(listings.listing_block(ex, caption, label, where, escape_url(url)))
 
 

@@ -117,6 +117,7 @@ def _exporter(templates: Path):
     exporter.template_paths = [str(templates)] + exporter.template_paths
     exporter.register_filter("book_highlight", listings.highlight)
     exporter.register_filter("book_escape", markdown.escape)
+    exporter.register_filter("book_caption", markdown.escape_caption)
     return exporter
 
 

@@ -273,3 +273,11 @@ def test_escape_url():
     assert markdown.escape_url("https://x.org/a%20b") == "https://x.org/a\\%20b"
     assert markdown.escape_url("C:\\dir\\f.py") == "C:/dir/f.py"
     assert markdown.escape_url("") == ""
+
+
+def test_captions_keep_inline_math_and_escape_the_rest():
+    from bookbuild.markdown import escape_caption
+
+    assert escape_caption("Loss for $k = 5$ at 50% & more") == \
+        r"Loss for $k = 5$ at 50\% \& more"
+    assert escape_caption("costs $5 and $6") != "costs $5 and $6"  # not math: one $ each side
