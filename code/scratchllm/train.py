@@ -1,0 +1,444 @@
+"""Pretraining: the loop that turns a token file into a language model.
+
+    random windows of train.bin -> model -> loss -> backward -> AdamW step
+    every eval_interval steps: the loss on fixed windows of val.bin
+
+The pieces, top to bottom: the optimizer and its two parameter groups, the
+learning-rate schedule, the hyperparameters (TrainConfig), the Trainer that
+runs the loop and saves checkpoints, and a command line:
+
+    python -m scratchllm.train --tokens data/ --out runs/small --n-layer 6 ...
+
+Every source of randomness is seeded, so a run on the CPU is reproducible to
+the last bit, and a run resumed from a checkpoint continues exactly as if it
+had never stopped.
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from scratchllm.config import GPTConfig
+from scratchllm.dataset import _atomic_write, open_tokens, random_batches
+from scratchllm.model import GPT
+
+# --- the optimizer and the learning-rate schedule ----------------------------
+
+
+def configure_optimizer(model, weight_decay, lr, betas, device_type):
+    """AdamW (Loshchilov and Hutter, 2019) with two parameter groups.
+
+    Weight decay pulls weights towards 0 a little at every step.  It is
+    applied to the 2-D tensors, the matrices of the matmuls and the
+    embedding tables, where it keeps weights from growing without need; not
+    to biases and norm gains (1-D), which are few and whose scale matters:
+    decaying a norm's gain towards 0 would fight the very normalisation.
+    On a GPU the fused kernel updates all parameters in one launch.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2],
+         "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    fused = device_type == "cuda" and torch.cuda.is_available()
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas),
+                             fused=True if fused else None)
+
+
+def cosine_lr(step, max_lr, min_lr, warmup_steps, max_steps):
+    """The learning rate at `step`: linear warmup, then cosine decay.
+
+        steps 0 .. warmup_steps:      rises linearly to max_lr
+        steps warmup_steps .. max:    falls along half a cosine to min_lr
+        after max_steps:              min_lr
+
+    Warmup: at the start Adam's estimates of the gradient's scale are poor
+    and the weights random, so full-size steps could throw the model far
+    off; ramping up avoids that.  Decay: late in training smaller steps
+    settle into a minimum instead of bouncing around it.
+    """
+    if step < warmup_steps:
+        # (step + 1) / (warmup_steps + 1): never 0, max_lr at warmup_steps.
+        return max_lr * (step + 1) / (warmup_steps + 1)
+    if step >= max_steps:
+        return min_lr
+    progress = (step - warmup_steps) / (max_steps - warmup_steps)  # 0 .. 1
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (
+        max_lr - min_lr
+    )
+
+
+# --- hyperparameters ----------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """Everything about a training run except the model's shape."""
+
+    batch_size: int = 16  # sequences per micro-batch
+    block_size: int = 256  # tokens per sequence (<= the model's block_size)
+    grad_accum_steps: int = 1  # micro-batches per optimizer step
+    max_steps: int = 1000  # optimizer steps
+    warmup_steps: int = 100
+    max_lr: float = 6e-4
+    min_lr: float = 6e-5  # nanoGPT and Chinchilla: a tenth of max_lr
+    weight_decay: float = 0.1
+    betas: tuple = (0.9, 0.95)  # GPT-3's; 0.95 reacts faster than 0.999
+    grad_clip: float = 1.0  # largest gradient norm; 0: no clipping
+    eval_interval: int = 100  # steps between validation losses
+    eval_batches: int = 20  # validation batches averaged per evaluation
+    seed: int = 1337
+    device: str = "cpu"  # "cuda" for a GPU
+    dtype: str = "float32"  # or "bfloat16": autocast, for GPUs
+    compile: bool = False  # torch.compile the model (GPUs)
+    checkpoint_path: str | None = None  # None: no checkpoints
+    checkpoint_interval: int = 0  # steps between checkpoints; 0: at the end
+    log_interval: int = 10  # steps between history records
+
+    def __post_init__(self):
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be float32 or bfloat16, not "
+                             f"{self.dtype!r}")
+        self.betas = tuple(self.betas)  # a list, when read back from JSON
+
+    @property
+    def tokens_per_step(self):
+        return self.batch_size * self.block_size * self.grad_accum_steps
+
+
+def make_model(model_config, seed):
+    """A GPT whose initial weights depend on nothing but `seed`."""
+    torch.manual_seed(seed)
+    return GPT(model_config)
+
+
+# --- evaluation ---------------------------------------------------------------
+
+
+@torch.no_grad()
+def estimate_loss(model, batches, autocast=contextlib.nullcontext):
+    """The mean loss over `batches`, in eval mode (no dropout), no gradients.
+
+    Each batch holds as many tokens as the next, so the mean of the batch
+    means is the mean over all tokens.
+    """
+    was_training = model.training
+    model.eval()
+    losses = []
+    for x, y in batches:
+        with autocast():
+            _, loss = model(x, y)
+        losses.append(loss.float())
+    model.train(was_training)
+    return torch.stack(losses).mean().item()
+
+
+# --- the progress line --------------------------------------------------------
+
+
+class Progress:
+    """One status line, redrawn in place with a carriage return.
+
+    Only on a terminal: in a log file or a notebook's captured output the
+    redraws would pile up as one endless line, so elsewhere it is silent
+    (the history holds the numbers).
+    """
+
+    def __init__(self, total, stream=None):
+        self.total = total
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = self.stream.isatty()
+
+    def update(self, record):
+        if not self.enabled:
+            return
+        done = record["step"] / self.total
+        bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
+        line = (f"\r[{bar}] {record['step']}/{self.total}"
+                f" loss {record['train_loss']:.4f}")
+        if record["val_loss"] is not None:
+            line += f" val {record['val_loss']:.4f}"
+        line += f" {record['tokens_per_s']:,.0f} tok/s"
+        self.stream.write(line + "\033[K")  # \033[K: erase the old tail
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --- the trainer --------------------------------------------------------------
+
+
+class Trainer:
+    """Trains `model` on windows of `train_tokens` (a token array, or the
+    path of one), evaluating on `val_tokens`.
+
+    trainer.run() trains to config.max_steps and returns the history: one
+    dict per record, with keys step, train_loss, val_loss (None between
+    evaluations), lr, grad_norm, tokens_per_s and elapsed (seconds).
+    """
+
+    def __init__(self, model, train_tokens, val_tokens, config):
+        if config.block_size > model.config.block_size:
+            raise ValueError(
+                f"TrainConfig.block_size {config.block_size} exceeds the "
+                f"model's {model.config.block_size}")
+        self.config = config
+        self.device = torch.device(config.device)
+        self.raw_model = model.to(self.device)  # what checkpoints hold
+        # torch.compile traces the model into fused GPU kernels; the
+        # compiled module shares the raw model's parameters.
+        self.model = torch.compile(model) if config.compile else model
+        self.optimizer = configure_optimizer(
+            model, config.weight_decay, config.max_lr, config.betas,
+            self.device.type)
+        self.val_tokens = val_tokens
+        # Batches draw from a generator of their own, dropout from torch's
+        # global one (seeded when run() starts): checkpoints save both.
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.batches = random_batches(
+            train_tokens, config.block_size, config.batch_size,
+            generator=self.generator, device=self.device)
+        self.step = 0  # optimizer steps taken
+        self.history = []
+        self.elapsed = 0.0  # seconds of training, over all sessions
+
+    def autocast(self):
+        """bfloat16 matmuls where they are safe, float32 elsewhere (softmax,
+        norms, the loss): about twice the speed on a GPU's tensor cores.
+        bfloat16 has float32's range, so no loss scaling is needed."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.dtype == "bfloat16")
+
+    def val_batches(self):
+        """The same eval_batches windows of the validation tokens every
+        time (a generator of their own, seeded afresh), so that changes in
+        the validation loss come from the model, not from the sample."""
+        g = torch.Generator().manual_seed(self.config.seed)
+        return random_batches(
+            self.val_tokens, self.config.block_size, self.config.batch_size,
+            generator=g, num_batches=self.config.eval_batches,
+            device=self.device)
+
+    def estimate_loss(self):
+        return estimate_loss(self.model, self.val_batches(), self.autocast)
+
+    def accumulate_gradients(self):
+        """Forward and backward over grad_accum_steps micro-batches; returns
+        the mean loss.  Gradients add up across backward calls, so dividing
+        each loss by their number gives the gradient of the mean over one
+        large batch, computed in pieces that fit in memory."""
+        accum = self.config.grad_accum_steps
+        total = 0.0
+        for _ in range(accum):
+            x, y = next(self.batches)
+            with self.autocast():
+                _, loss = self.model(x, y)
+            (loss / accum).backward()
+            total += loss.detach()
+        return total / accum
+
+    def train_step(self):
+        """One optimizer step; returns (loss, learning rate, grad norm)."""
+        lr = cosine_lr(self.step, self.config.max_lr, self.config.min_lr,
+                       self.config.warmup_steps, self.config.max_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = self.accumulate_gradients()
+        # Clipping rescales the whole gradient when its norm exceeds
+        # grad_clip: one bad batch cannot throw the weights far off.
+        clip = self.config.grad_clip or float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)  # frees the memory
+        self.step += 1
+        return loss.item(), lr, norm.item()
+
+    def run(self, until=None, callback=None):
+        """Train from the current step to `until` (default: max_steps) and
+        return the history.  Stopping early does not change the schedule,
+        which is laid out over max_steps.  callback(record) is called with
+        each new history record."""
+        cfg = self.config
+        until = cfg.max_steps if until is None else min(until, cfg.max_steps)
+        if self.step == 0:  # a fresh run: dropout's draws from the seed
+            torch.manual_seed(cfg.seed)
+        progress = Progress(cfg.max_steps)
+        self.model.train()
+        start, last_step = time.perf_counter(), self.step
+        elapsed_before, last_time = self.elapsed, start
+        while self.step < until:
+            loss, lr, norm = self.train_step()
+            s = self.step
+            evaluate = s % cfg.eval_interval == 0 or s == cfg.max_steps
+            if not (evaluate or s % cfg.log_interval == 0 or s == until):
+                continue
+            now = time.perf_counter()
+            self.elapsed = elapsed_before + now - start
+            tokens = (s - last_step) * cfg.tokens_per_step
+            record = dict(
+                step=s, train_loss=loss,
+                val_loss=self.estimate_loss() if evaluate else None,
+                lr=lr, grad_norm=norm,
+                tokens_per_s=tokens / max(now - last_time, 1e-9),
+                elapsed=self.elapsed)
+            self.history.append(record)
+            last_step, last_time = s, time.perf_counter()
+            progress.update(record)
+            if callback is not None:
+                callback(record)
+            if cfg.checkpoint_path and cfg.checkpoint_interval and (
+                    s % cfg.checkpoint_interval == 0):
+                self.save_checkpoint(cfg.checkpoint_path)
+        progress.close()
+        if cfg.checkpoint_path:
+            self.save_checkpoint(cfg.checkpoint_path)
+        return self.history
+
+    # --- checkpoints ----------------------------------------------------------
+
+    def save_checkpoint(self, path):
+        """Everything needed to continue exactly where we are: weights,
+        Adam's moment estimates, the step, both random generators, the
+        configs and the history.  Written to a temporary file and renamed,
+        so a crash mid-write leaves the previous checkpoint intact."""
+        state = dict(
+            model=self.raw_model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            generator=self.generator.get_state(),
+            rng=torch.get_rng_state(),
+            cuda_rng=(torch.cuda.get_rng_state(self.device)
+                      if self.device.type == "cuda" else None),
+            config=dataclasses.asdict(self.config),
+            model_config=dataclasses.asdict(self.raw_model.config),
+            history=self.history,
+            elapsed=self.elapsed,
+        )
+        _atomic_write(path, lambda f: torch.save(state, f))
+
+    def load_checkpoint(self, path):
+        """Restore the state save_checkpoint wrote; the next run() goes on
+        from its step.  The model must have the checkpoint's shape."""
+        # Loaded to the CPU: the generator states must stay there, and
+        # load_state_dict copies the rest to wherever the model is.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.history = state["history"]
+        self.elapsed = state["elapsed"]
+        return self
+
+
+def train(model, train_tokens, val_tokens, config, callback=None):
+    """Train `model` with a new Trainer; returns the history."""
+    trainer = Trainer(model, train_tokens, val_tokens, config)
+    return trainer.run(callback=callback)
+
+
+def load_model(path, device="cpu"):
+    """The GPT saved in a checkpoint, in eval mode, on `device`."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = GPT(GPTConfig(**state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def _add_fields(parser, cls, skip=()):
+    """One --option per field of the dataclass cls, typed by its default."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, default=f.default,
+                                action=argparse.BooleanOptionalAction)
+        elif isinstance(f.default, tuple):
+            parser.add_argument(flag, default=f.default, type=float,
+                                nargs=len(f.default))
+        else:
+            parser.add_argument(flag, default=f.default,
+                                type=type(f.default),
+                                help=f"default: {f.default}")
+
+
+def _field_values(args, cls, skip=()):
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if f.name not in skip}
+
+
+def token_vocab_size(path):
+    """The vocabulary size write_tokens recorded in `path`'s sidecar."""
+    return json.loads(Path(f"{path}.json").read_text())["vocab_size"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchllm.train",
+        description="Pretrain a GPT on DIR/train.bin, validating on "
+                    "DIR/val.bin (files written by dataset.write_tokens).")
+    parser.add_argument("--tokens", required=True, metavar="DIR")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="where ckpt.pt and history.json go")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/ckpt.pt if it exists")
+    model_skip = ("block_size", "vocab_size", "n_hidden")
+    train_skip = ("checkpoint_path",)
+    _add_fields(parser, TrainConfig, skip=train_skip)
+    _add_fields(parser, GPTConfig, skip=model_skip)
+    args = parser.parse_args(argv)
+
+    tokens, out = Path(args.tokens), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "ckpt.pt"
+    config = TrainConfig(**_field_values(args, TrainConfig, train_skip),
+                         checkpoint_path=str(checkpoint))
+    model_config = GPTConfig(**_field_values(args, GPTConfig, model_skip),
+                             block_size=args.block_size,
+                             vocab_size=token_vocab_size(tokens / "train.bin"))
+    if config.device.startswith("cuda"):
+        # TF32 matmuls for whatever autocast leaves in float32.
+        torch.set_float32_matmul_precision("high")
+
+    model = make_model(model_config, config.seed)
+    trainer = Trainer(model, open_tokens(tokens / "train.bin"),
+                      open_tokens(tokens / "val.bin"), config)
+    if args.resume and checkpoint.exists():
+        trainer.load_checkpoint(checkpoint)
+        print(f"resuming from step {trainer.step}", file=sys.stderr)
+
+    def write_history(record=None):
+        if record is None or record["val_loss"] is not None:
+            text = json.dumps(trainer.history, indent=1).encode()
+            _atomic_write(out / "history.json", lambda f: f.write(text))
+
+    history = trainer.run(callback=write_history)
+    write_history()
+    last = history[-1] if history else None
+    if last is not None:
+        print(f"step {last['step']}: train loss {last['train_loss']:.4f}, "
+              f"val loss {last['val_loss']:.4f}, "
+              f"{last['elapsed']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
