@@ -37,7 +37,9 @@ class Rendered:
 def clean_text(text: str) -> str:
     """What a terminal would finally show: ANSI colours dropped, and each
     ``\\r``-rewritten line (progress bars) reduced to its last state."""
-    text = _ANSI.sub("", text)
+    # LuaTeX refuses U+FFFD in its input (it reserves it for invalid UTF-8),
+    # yet decoders print it for broken bytes: show a look-alike, U+2370.
+    text = _ANSI.sub("", text).replace("\ufffd", "\u2370")
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         states = [state for state in line.split("\r") if state]

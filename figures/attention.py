@@ -1,5 +1,7 @@
 """Heatmaps of attention weights."""
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
@@ -8,6 +10,11 @@ from figures.style import PALETTE, TEXT_WIDTH_IN
 
 # Above this many tokens the per-cell numbers would be too small to read.
 MAX_ANNOTATED_TOKENS = 12
+# In a grid of heads: cells narrower than this (inches) get no numbers,
+# and rows hold at most this many panels.
+MIN_ANNOTATED_CELL_IN = 0.3
+MIN_SLANTED_CELL_IN = 0.2  # narrower cells get upright key labels
+MAX_HEADS_PER_ROW = 4
 
 
 def _to_numpy(weights):
@@ -32,29 +39,85 @@ def plot_attention(weights, tokens, title=None, ax=None):
         _, ax = plt.subplots(figsize=(TEXT_WIDTH_IN * 0.8, TEXT_WIDTH_IN * 0.7))
     fig = ax.figure
 
-    # Zero cells become transparent and show a hatched patch drawn behind
-    # the image. vmax=1 because rows sum to one: heads compare fairly.
+    image = _heatmap(ax, w, annotate=T <= MAX_ANNOTATED_TOKENS)
+    _label_tokens(ax, tokens)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    return fig
+
+
+def plot_attention_heads(weights, tokens, title=None):
+    """One heatmap per head of an (n_head, T, T) attention tensor, on a grid
+    as wide as the text block.
+
+    All panels share plot_attention's colour scale (0 to 1, one colour bar)
+    and its hatching of masked cells; tokens label only the outer panels.
+    Returns the matplotlib Figure.
+    """
+    w = _to_numpy(weights)
+    T = len(tokens)
+    if w.ndim != 3 or w.shape[1:] != (T, T) or w.shape[0] == 0:
+        raise ValueError(f"weights have shape {w.shape}, expected (n_head, {T}, {T})")
+    n_head = w.shape[0]
+    nrows = math.ceil(n_head / MAX_HEADS_PER_ROW)
+    ncols = math.ceil(n_head / nrows)  # balanced rows: 6 heads are 2 x 3, not 4 + 2
+    # Square panels in the width left by the token labels and the colour bar.
+    panel = (TEXT_WIDTH_IN - 1.2) / max(ncols, 2)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(TEXT_WIDTH_IN, nrows * panel + 0.9))
+    used = axes.ravel()[:n_head]
+    for ax in axes.ravel()[n_head:]:
+        ax.remove()
+    cell = panel / T  # inches per token
+    for h, ax in enumerate(used):
+        image = _heatmap(ax, w[h], annotate=cell >= MIN_ANNOTATED_CELL_IN)
+        col = h % ncols
+        bottom = h + ncols >= n_head  # no panel below this one
+        _label_tokens(ax, tokens, x=bottom, y=col == 0, fontsize=6,
+                      upright=cell < MIN_SLANTED_CELL_IN)
+        ax.set_title(f"head {h}", fontsize=8, pad=3)
+    fig.supxlabel("key (attended to)", fontsize=8)
+    fig.supylabel("query (attending)", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.colorbar(image, ax=list(used), fraction=0.046, pad=0.02, label="weight",
+                 shrink=min(1.0, 0.5 + 0.25 * nrows))
+    return fig
+
+
+def _heatmap(ax, w, annotate):
+    """Draw a (T, T) weight matrix on ax; returns the image for a colour bar.
+
+    Zero cells become transparent and show a hatched patch drawn behind
+    the image. vmax=1 because rows sum to one: heads compare fairly.
+    """
+    T = w.shape[0]
     cmap = plt.get_cmap("Blues").with_extremes(bad=(0, 0, 0, 0))
     ax.add_patch(Rectangle((-0.5, -0.5), T, T, facecolor="white",
                            edgecolor=PALETTE["light"], hatch="////",
                            linewidth=0, zorder=0))
     image = ax.imshow(np.ma.masked_where(w == 0.0, w), cmap=cmap,
                       vmin=0.0, vmax=1.0, zorder=1)
-    if T <= MAX_ANNOTATED_TOKENS:
+    if annotate:
         _annotate_cells(ax, w)
-
-    ax.set_xticks(range(T), labels=tokens, rotation=45, ha="right",
-                  rotation_mode="anchor")
-    ax.set_yticks(range(T), labels=tokens)
-    ax.set_xlabel("key (attended to)")
-    ax.set_ylabel("query (attending)")
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if title:
-        ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="weight")
-    return fig
+    return image
+
+
+def _label_tokens(ax, tokens, x=True, y=True, fontsize=None, upright=False):
+    """Tokens as tick labels: keys along x (slanted, or upright where cells
+    are too narrow for slanted labels), queries along y; an axis with x or y
+    False keeps its ticks but shows no labels."""
+    T = len(tokens)
+    ax.set_xticks(range(T), labels=tokens if x else [], rotation=90 if upright else 45,
+                  ha="right", va="center" if upright else "top",
+                  rotation_mode="anchor", fontsize=fontsize)
+    ax.set_yticks(range(T), labels=tokens if y else [], fontsize=fontsize)
 
 
 def _annotate_cells(ax, w):

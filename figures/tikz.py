@@ -3,6 +3,7 @@
 import re
 
 from figures.style import PALETTE
+from scratchllm.model import SwiGLU
 
 TIKZ_LIBRARIES = ("positioning", "arrows.meta", "fit", "calc", "shapes.misc",
                   "backgrounds")
@@ -55,7 +56,8 @@ def _params(module):
 
 
 # Styles shared by the block diagrams: data in plain boxes, learned layers in
-# blue, parameter-free attention arithmetic in orange.
+# blue, parameter-free arithmetic in orange, dashed grey groups around what
+# repeats or runs in parallel, small circles for residual sums.
 _STYLES = r"""
   node distance=4.5mm and 6mm,
   >={Stealth[length=2mm]},
@@ -66,6 +68,11 @@ _STYLES = r"""
                 minimum width=46mm, minimum height=8mm},
   op/.style={draw=houseorange, fill=houseorange!14, rounded corners=2pt,
              minimum width=46mm, minimum height=8mm},
+  wide/.style={minimum width=64mm},
+  group/.style={draw=housegray, dashed, rounded corners=4pt, fill=houselight!40,
+                inner sep=3mm},
+  sum/.style={draw=housegray!80!black, circle, fill=white, inner sep=0pt,
+              minimum size=4.5mm, font=\footnotesize},
   dims/.style={font=\footnotesize, text=housegray},
   flow/.style={->, draw=housegray!80!black, thick}
 """
@@ -131,8 +138,137 @@ def attention_block_diagram(module, seq_len):
 \draw[flow] (proj) -- (y);
 
 \begin{{scope}}[on background layer]
-  \node[draw=housegray, dashed, rounded corners=4pt, fill=houselight!40,
-        inner sep=3mm, fit=(q) (v) (vshape) (perhead)] {{}};
+  \node[group, fit=(q) (v) (vshape) (perhead)] {{}};
+\end{{scope}}
+"""
+    return TikZPicture(body, _STYLES)
+
+
+def _mlp_label(mlp):
+    """The MLP's kind and widths, read from its Linear layers."""
+    if isinstance(mlp, SwiGLU):
+        up, down = mlp.gate_proj, mlp.down_proj
+        kind, note = "SwiGLU", r"SiLU(gate) $\odot$ up, "
+    else:
+        up, down = mlp.c_fc, mlp.c_proj
+        kind, note = f"{type(mlp.gelu).__name__} MLP", ""
+    widths = rf"${up.in_features} \to {up.out_features} \to {down.out_features}$"
+    return f"{kind} {widths}", note
+
+
+def gpt_architecture_diagram(model, seq_len=None):
+    """Draw a GPT from embeddings to logits with its real sizes for seq_len
+    tokens (default: the model's block_size).
+
+    Every number and every kind of part (LayerNorm or RMSNorm, GELU or
+    SwiGLU, learned or rotary positions, tied or separate output layer) is
+    read from the model's modules; the batch dimension is left out.
+    """
+    wte, blocks = model.transformer.wte, model.transformer.h
+    block = blocks[0]
+    V, C = wte.num_embeddings, wte.embedding_dim
+    max_len = model.config.block_size
+    T = max_len if seq_len is None else seq_len
+    if not 0 < T <= max_len:
+        raise ValueError(f"seq_len must be in 1..{max_len}, got {T}")
+    H = block.attn.n_head
+    d = block.attn.n_embd // H
+    tied = model.lm_head.weight is wte.weight
+    head = model.lm_head
+    mlp_kind, mlp_note = _mlp_label(block.mlp)
+    rope = block.attn.rotary is not None
+
+    def norm(name, module):
+        return (rf"\texttt{{{name}}}: {type(module).__name__} \quad "
+                rf"{{\footnotesize {_count(_params(module))} parameters}}")
+
+    ln_1, ln_2 = norm(r"ln\_1", block.ln_1), norm(r"ln\_2", block.ln_2)
+    ln_f = norm(r"ln\_f", model.transformer.ln_f)
+    shape = _sizes(T, C)
+    p = model.transformer.drop.p
+    if "wpe" in model.transformer:
+        wpe = model.transformer.wpe
+        embed = rf"""
+\node[tensor] (ids) at (-28mm, 0)
+  {{token ids \quad {{\footnotesize $T = {T}$}}}};
+\node[tensor] (pos) at (28mm, 0)
+  {{positions \quad {{\footnotesize $0, \dots, {T - 1}$}}}};
+\node[layer, below=of ids] (wte)
+  {{\texttt{{wte}}: Embedding {_sizes(V, C)}\\
+   {{\footnotesize {_count(_params(wte))} parameters}}}};
+\node[layer, below=of pos] (wpe)
+  {{\texttt{{wpe}}: Embedding {_sizes(wpe.num_embeddings, wpe.embedding_dim)}\\
+   {{\footnotesize {_count(_params(wpe))} parameters}}}};
+\node[sum] (add0) at ($(wte.south)!0.5!(wpe.south) + (0, -6mm)$) {{$+$}};
+\draw[flow] (ids) -- (wte);
+\draw[flow] (pos) -- (wpe);
+\draw[flow] (wte) |- node[dims, pos=0.25, left] {{{shape}}} (add0);
+\draw[flow] (wpe) |- node[dims, pos=0.25, right] {{{shape}}} (add0);
+\node[op, wide, below=of add0] (drop)
+  {{\texttt{{drop}}: dropout, $p = {p:g}$}};
+\draw[flow] (add0) -- (drop);"""
+    else:
+        embed = rf"""
+\node[tensor] (ids) {{token ids \quad {{\footnotesize $T = {T}$}}}};
+\node[layer, below=of ids] (wte)
+  {{\texttt{{wte}}: Embedding {_sizes(V, C)}\\
+   {{\footnotesize {_count(_params(wte))} parameters}}}};
+\node[dims, right=4mm of wte, align=left]
+  {{no position table:\\RoPE rotates $q, k$\\in attention}};
+\node[op, wide, below=6mm of wte] (drop)
+  {{\texttt{{drop}}: dropout, $p = {p:g}$}};
+\draw[flow] (ids) -- (wte);
+\draw[flow] (wte) -- node[dims, right] {{{shape}}} (drop);"""
+
+    rope_note = ", RoPE" if rope else ""
+    attn_note = (rf"{H} heads $\times$ {d}{rope_note}, "
+                 f"{_count(_params(block.attn))} parameters")
+    head_params = (r"tied to \texttt{wte}: no parameters of its own" if tied
+                   else f"{_count(_params(head))} parameters")
+    per_block = _count(_params(block))
+    body = embed + rf"""
+\node[layer, wide, below=11mm of drop] (ln1) {{{ln_1}}};
+\node[layer, wide, below=of ln1] (attn)
+  {{\texttt{{attn}}: causal self-attention\\
+   {{\footnotesize {attn_note}}}}};
+\node[sum, below=of attn] (add1) {{$+$}};
+\node[layer, wide, below=of add1] (ln2) {{{ln_2}}};
+\node[layer, wide, below=of ln2] (mlp)
+  {{\texttt{{mlp}}: {mlp_kind}\\
+   {{\footnotesize {mlp_note}{_count(_params(block.mlp))} parameters}}}};
+\node[sum, below=of mlp] (add2) {{$+$}};
+\node[layer, wide, below=9mm of add2] (lnf) {{{ln_f}}};
+\node[layer, wide, below=of lnf] (head)
+  {{\texttt{{lm\_head}}: Linear ${head.in_features} \to {head.out_features}$\\
+   {{\footnotesize {head_params}}}}};
+\node[tensor, below=of head] (logits)
+  {{logits \quad {{\footnotesize $T \times V = {T} \times {head.out_features}$}}}};
+
+\coordinate (res1) at ($(ln1.north) + (0, 3.5mm)$);
+\coordinate (res2) at ($(add1.south)!0.5!(ln2.north)$);
+\coordinate (rail) at ($(attn.west) + (-6mm, 0)$);
+\node[dims, anchor=north west, align=left] (repeat)
+  at ($(ln1.north east) + (4mm, 0)$)
+  {{$n_{{\mathrm{{layer}}}} = {len(blocks)}$ blocks\\of {per_block}\\parameters each}};
+
+\draw[flow] (drop) -- node[dims, pos=0.2, right] {{{shape}}} (ln1);
+\draw[flow] (ln1) -- (attn);
+\draw[flow] (attn) -- (add1);
+\draw[flow] (add1) -- (ln2);
+\draw[flow] (ln2) -- (mlp);
+\draw[flow] (mlp) -- (add2);
+\draw[flow] (res1) -- (res1 -| rail) -- (add1 -| rail) -- (add1);
+\draw[flow] (res2) -- (res2 -| rail) -- (add2 -| rail) -- (add2);
+\draw[flow] (add2) -- node[dims, pos=0.6, right] {{{shape}}} (lnf);
+\draw[flow] (lnf) -- (head);
+\draw[flow] (head) -- (logits);
+\node[dims, rotate=90, anchor=north] at ($(res1 -| rail)!0.5!(add1 -| rail)$)
+  {{residual stream}};
+\node[dims, anchor=west] at ($(logits.east) + (4mm, 0)$)
+  {{{_count(_params(model))} parameters in all}};
+
+\begin{{scope}}[on background layer]
+  \node[group, fit=(res1) (rail) (ln1) (attn) (mlp) (add2) (repeat)] {{}};
 \end{{scope}}
 """
     return TikZPicture(body, _STYLES)

@@ -85,6 +85,8 @@ def test_figures_tikz_and_outputs_are_printed(built):
     assert "TIKZ-NODE-MARK" in text and "Figure 1.2: A TikZ drawing" in text
     assert "APPENDIX-OUTPUT 42" in text  # plain .ipynb chapter, executed
     assert "tripled: [0, 3, 6, 9, 12]" in text  # read the artifact of chapter 1
+    assert "SHOWN-STDERR" in text and "HIDDEN-STDERR" not in text  # remove-stderr tag
+    assert "replacement \u2370 char" in text  # LuaTeX cannot take U+FFFD
     reader = PdfReader(out / "book.pdf")
     figure_page = next(p for p in reader.pages if "FIGURE-TITLE-MARK" in p.extract_text())
     assert figure_page["/Resources"]["/XObject"], "the matplotlib PDF is embedded as a form"

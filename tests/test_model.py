@@ -349,3 +349,68 @@ def test_llama_with_grouped_query_attention_is_refused(transformers):
                                    num_attention_heads=4, num_key_value_heads=2, vocab_size=V)
     with pytest.raises(NotImplementedError, match="grouped-query"):
         from_hf_llama(transformers.LlamaForCausalLM(cfg))
+
+
+# === generate: sampling new tokens ===================================================
+
+
+def greedy(model, idx, n):
+    """The argmax continuation, one token at a time, written out by hand."""
+    for _ in range(n):
+        logits, _ = model(idx[:, -model.config.block_size:])
+        idx = torch.cat((idx, logits[:, -1].argmax(dim=-1, keepdim=True)), dim=1)
+    return idx
+
+
+def test_generate_appends_max_new_tokens(device, variant):
+    model = make_model(device, **variant)
+    idx = random_ids(device, B=2, T=5)
+    out = model.generate(idx, max_new_tokens=7)
+    assert out.shape == (2, 12) and out.dtype == idx.dtype
+    assert torch.equal(out[:, :5], idx)
+    assert out.min() >= 0 and out.max() < V
+    assert not out.requires_grad
+    assert torch.equal(model.generate(idx, max_new_tokens=0), idx)
+
+
+def test_generate_is_repeatable_with_a_seeded_generator(device):
+    model = make_model(device)
+    idx = random_ids(device, B=2, T=4)
+
+    def sample(seed):
+        g = torch.Generator(device=device).manual_seed(seed)
+        return model.generate(idx, max_new_tokens=20, temperature=1.5, generator=g)
+
+    assert torch.equal(sample(0), sample(0))
+    assert not torch.equal(sample(0), sample(1))
+
+
+def test_generate_top_k_1_is_greedy(device, variant):
+    model = make_model(device, **variant)
+    idx = random_ids(device, B=3, T=6)
+    g = torch.Generator(device=device).manual_seed(0)
+    out = model.generate(idx, max_new_tokens=10, top_k=1, temperature=2.0, generator=g)
+    assert torch.equal(out, greedy(model, idx, 10))
+
+
+def test_generate_top_k_samples_only_the_k_most_likely(device):
+    model = make_model(device)
+    idx = random_ids(device, B=1, T=4).expand(200, 4)  # one context, 200 draws
+    g = torch.Generator(device=device).manual_seed(0)
+    drawn = model.generate(idx, max_new_tokens=1, temperature=5.0, top_k=3, generator=g)[:, -1]
+    top3 = model(idx[:1])[0][0, -1].topk(3).indices
+    assert set(drawn.tolist()) <= set(top3.tolist())
+    assert len(set(drawn.tolist())) > 1  # hot enough that more than one comes up
+
+
+def test_generate_crops_the_context_to_block_size(device, variant):
+    model = make_model(device, **variant)  # block_size 32
+    idx = random_ids(device, B=2, T=30)
+    out = model.generate(idx, max_new_tokens=12, top_k=1)
+    assert out.shape == (2, 42)
+    assert torch.equal(out, greedy(model, idx, 12))
+    # the last token depends on the last 32 only: a different prefix beyond them is ignored
+    changed = out.clone()
+    changed[:, :9] = (changed[:, :9] + 1) % V
+    next_of = model.generate(changed[:, :-1], max_new_tokens=1, top_k=1)[:, -1]
+    assert torch.equal(next_of, out[:, -1])

@@ -165,3 +165,7 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
         pass
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["cache.ipynb"]
+
+
+def test_replacement_character_becomes_a_look_alike_luatex_accepts():
+    assert render.clean_text("broken \ufffd byte") == "broken \u2370 byte"

@@ -1,7 +1,8 @@
 """The GPT, assembled from its parts; read from top to bottom.
 
-    ids (B, T) -> wte (+ wpe) -> drop -> Block x n_layer -> ln_f -> lm_head -> logits (B, T, V)
-    Block:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))      (pre-norm residual)
+    ids (B, T) -> wte (+ wpe) -> drop -> Block x n_layer -> ln_f -> lm_head
+        -> logits (B, T, V)
+    Block:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))   (pre-norm residual)
 
 Out of the box it is GPT-2 (Radford et al., 2019), parameter for parameter
 and name for name, so that OpenAI's weights load into it (scratchllm.hf).
@@ -43,8 +44,9 @@ class FastCausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        C, bias = config.n_embd, config.bias
+        self.c_attn = nn.Linear(C, 3 * C, bias=bias)
+        self.c_proj = nn.Linear(C, C, bias=bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.rotary = rotary  # RoPE for queries and keys, or None
 
@@ -56,7 +58,8 @@ class FastCausalSelfAttention(nn.Module):
         if self.rotary is not None:
             q, k = self.rotary(q), self.rotary(k)
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+            q, k, v, is_causal=True,
+            dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -75,7 +78,8 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
     def forward(self, x):
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias,
+                            self.eps)
 
 
 class RMSNorm(nn.Module):
@@ -95,7 +99,8 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        ms = x32.pow(2).mean(dim=-1, keepdim=True)  # mean square
+        x32 = x32 * torch.rsqrt(ms + self.eps)
         return self.weight * x32.to(x.dtype)
 
 
@@ -153,7 +158,8 @@ class SwiGLU(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
-        return self.dropout(self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x)))
+        gated = F.silu(self.gate_proj(x)) * self.up_proj(x)
+        return self.dropout(self.down_proj(gated))
 
 
 def make_norm(config):
@@ -198,16 +204,20 @@ class GPT(nn.Module):
         self.config = config
         head_dim = config.n_embd // config.n_head
         # One rotary table shared by every layer (it has nothing to learn).
-        rotary = (RotaryEmbedding(head_dim, config.block_size, base=config.rope_base)
-                  if config.position == "rope" else None)
+        rotary = None
+        if config.position == "rope":
+            rotary = RotaryEmbedding(head_dim, config.block_size,
+                                     base=config.rope_base)
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([Block(config, rotary) for _ in range(config.n_layer)]),
+            h=nn.ModuleList([Block(config, rotary)
+                             for _ in range(config.n_layer)]),
             ln_f=make_norm(config),
         ))
         if config.position == "learned":
-            self.transformer.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
+            self.transformer.wpe = LearnedPositionalEmbedding(
+                config.block_size, config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
             # Weight tying (Press and Wolf, 2017): one matrix maps ids to
@@ -221,7 +231,8 @@ class GPT(nn.Module):
         # terms; shrinking their std by 1/sqrt(2 * n_layer) undoes that.
         for name, p in self.named_parameters():
             if name.endswith(RESIDUAL_PROJECTIONS):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                std = 0.02 / math.sqrt(2 * config.n_layer)
+                nn.init.normal_(p, mean=0.0, std=std)
 
     def _init_weights(self, module):
         # GPT-2: every weight matrix and embedding N(0, 0.02), biases 0
@@ -239,8 +250,8 @@ class GPT(nn.Module):
         mean cross-entropy loss or None)."""
         B, T = idx.size()
         if T > self.config.block_size:
-            raise ValueError(f"sequence of length {T} is longer than block_size "
-                             f"{self.config.block_size}")
+            raise ValueError(f"sequence of length {T} is longer than "
+                             f"block_size {self.config.block_size}")
         x = self.transformer.wte(idx)  # (B, T, C)
         if "wpe" in self.transformer:
             x = x + self.transformer.wpe(T)  # (T, C), broadcast over the batch
@@ -251,8 +262,8 @@ class GPT(nn.Module):
         logits = self.lm_head(x)  # (B, T, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
-                                   ignore_index=-1)
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)),
+                                   targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
     def num_params(self, non_embedding=True):
@@ -263,7 +274,8 @@ class GPT(nn.Module):
         in when it has a matrix of its own.  With tied embeddings the shared
         matrix is then left out, though it also serves as lm_head.
         """
-        n = sum(p.numel() for p in self.parameters())  # parameters() deduplicates
+        # parameters() yields a shared tensor once
+        n = sum(p.numel() for p in self.parameters())
         if non_embedding:
             n -= self.transformer.wte.weight.numel()
             if "wpe" in self.transformer:
@@ -292,7 +304,35 @@ class GPT(nn.Module):
         cfg = self.config
         T = cfg.block_size if T is None else T
         N = self.num_params(non_embedding=True)
-        if cfg.tie_embeddings:  # the shared matrix, counted out above, multiplies as lm_head
+        # The shared matrix, counted out above, multiplies as lm_head.
+        if cfg.tie_embeddings:
             N += self.lm_head.weight.numel()
         L, H, Q = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head
         return 6 * N + 12 * L * H * Q * T
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None,
+                 generator=None):
+        """Extend each row of idx (B, T) by max_new_tokens sampled tokens,
+        one at a time, each fed back in; returns (B, T + max_new_tokens).
+
+        The logits of the last position, divided by temperature (below 1:
+        sharper, above 1: flatter), optionally cut to the top_k most likely
+        tokens, become a distribution to sample from; generator (a
+        torch.Generator) makes the draws repeatable.  Only the last
+        block_size tokens are fed in: the model has no positions beyond.
+        Put the model in eval mode first, or dropout stays on.
+        """
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits, _ = self(context)
+            logits = logits[:, -1, :] / temperature  # (B, vocab_size)
+            if top_k is not None:
+                k = min(top_k, logits.size(-1))
+                kth = torch.topk(logits, k).values[:, [-1]]  # (B, 1)
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = F.softmax(logits, dim=-1)
+            next_id = torch.multinomial(probs, num_samples=1,
+                                        generator=generator)
+            idx = torch.cat((idx, next_id), dim=1)
+        return idx
