@@ -149,6 +149,7 @@ def _kernel_env(book: Book, paths: Paths) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(python_path),
         PYTHONHASHSEED="0",
         BOOK_ARTIFACTS=str(paths.artifacts.resolve()),
+        BOOK_DIR=str(book.root),  # where a chapter finds the data files it declares
         TQDM_DISABLE="1",  # progress bars belong in terminals, not in the book
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
