@@ -1,0 +1,230 @@
+"""Training speed of scratchllm.train.Trainer against a minimal nanoGPT-style
+loop, on the CPU at nanoGPT's CPU settings; and, read from the GPU run's data
+file, the same comparison on a GPU at GPT-2 small's shape.
+
+Run by hand (not in CI):  .venv/bin/python bench/bench_train.py [--write]
+
+CPU: 4 layers, 4 heads, 128 dimensions, block 64, batch 12, dropout 0,
+float32, no compilation (nanoGPT's command for a CPU), vocabulary 4096 (the
+book's tokenizer), on all cores.  Both loops train the same GPT class from
+the same initial weights on windows of the book's train tokens
+(build/artifacts/tokens/train.bin; random tokens if it is missing, and the
+section says so).  One iteration: set the learning rate, draw a batch,
+forward, loss, backward, clip the gradient norm to 1, AdamW step.  Ours is
+Trainer.train_step (what Trainer.run does every step: it also reads the loss
+and gradient norm back as Python floats).  The reference is the loop of
+nanoGPT's train.py reduced to those steps, with its get_batch.  The two take
+turns, iteration by iteration, in an order that alternates, after a warm-up;
+each time is the median over the timed iterations.
+
+The GPU figures are not measured here: scripts/gpu_pretrain.py measured them
+and wrote book/data/gpu_pretrain.json, which this script only reads.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from results import machine, record, today
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "code"))
+
+from scratchllm.config import GPTConfig  # noqa: E402
+from scratchllm.dataset import open_tokens  # noqa: E402
+from scratchllm.train import TrainConfig, Trainer, make_model  # noqa: E402
+
+VOCAB = 4096  # the book's tokenizer
+SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
+BATCH = 12
+TOKENS = ROOT / "build" / "artifacts" / "tokens" / "train.bin"
+GPU_DATA = ROOT / "book" / "data" / "gpu_pretrain.json"
+# Quoted from the issue that asked for this benchmark, not measured by us.
+NANOGPT_REFERENCE = ("nanoGPT itself runs that shape here at about 52 ms per "
+                     "iteration")
+
+
+def get_lr(it, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
+           lr_decay_iters=2000):
+    """nanoGPT's schedule: linear warmup, then cosine decay to min_lr."""
+    if it < warmup_iters:
+        return learning_rate * (it + 1) / (warmup_iters + 1)
+    if it > lr_decay_iters:
+        return min_lr
+    ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
+    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
+    return min_lr + coeff * (learning_rate - min_lr)
+
+
+class Reference:
+    """nanoGPT's train.py loop, one iteration per call."""
+
+    def __init__(self, model, data, seed):
+        self.model, self.data = model, data
+        params = [p for p in model.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2],
+             "weight_decay": 0.1},
+            {"params": [p for p in params if p.dim() < 2],
+             "weight_decay": 0.0},
+        ]
+        self.optimizer = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95))
+        self.iter_num = 0
+        torch.manual_seed(seed)
+
+    def get_batch(self):
+        T = SHAPE["block_size"]
+        ix = torch.randint(len(self.data) - T, (BATCH,))
+        x = torch.stack([torch.from_numpy(self.data[i:i + T].astype(np.int64))
+                         for i in ix])
+        y = torch.stack([torch.from_numpy(
+            self.data[i + 1:i + 1 + T].astype(np.int64)) for i in ix])
+        return x, y
+
+    def step(self):
+        lr = get_lr(self.iter_num)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self.get_batch()
+        _, loss = self.model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.iter_num += 1
+        return loss
+
+
+def load_tokens():
+    if TOKENS.exists():
+        tokens = open_tokens(TOKENS)
+        return tokens, f"the book's train tokens ({len(tokens):,}, {TOKENS.relative_to(ROOT)})"
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, VOCAB, size=1_000_000, dtype=np.uint16)
+    return tokens, "random tokens (build/artifacts/tokens/train.bin missing)"
+
+
+def bench(warmup, iters):
+    tokens, source = load_tokens()
+    model_config = GPTConfig(**SHAPE, vocab_size=VOCAB, dropout=0.0)
+    config = TrainConfig(batch_size=BATCH, block_size=SHAPE["block_size"],
+                         max_steps=2000, warmup_steps=100, max_lr=1e-3,
+                         min_lr=1e-4, device="cpu", dtype="float32",
+                         compile=False, seed=1337)
+    trainer = Trainer(make_model(model_config, 1337), tokens, tokens, config)
+    trainer.model.train()
+    ref = Reference(make_model(model_config, 1337).train(), tokens, 1337)
+    steps = {"ours": trainer.train_step, "reference": ref.step}
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            steps[name]()
+    times = {name: [] for name in names}
+    for i in range(iters):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - start)
+    params = sum(p.numel() for p in trainer.raw_model.parameters())
+    return {n: statistics.median(t) for n, t in times.items()}, params, source
+
+
+def gpu_lines():
+    if not GPU_DATA.exists():
+        return ["", f"No GPU figures: {GPU_DATA.relative_to(ROOT)} is missing."]
+    data = json.loads(GPU_DATA.read_text())
+    prov, tp = data["provenance"], data.get("throughput")
+    if tp is None:
+        return ["", f"No GPU throughput in {GPU_DATA.relative_to(ROOT)}."]
+    m = tp["model"]
+    date = prov["date_utc"][:10]
+    peak = data["peak_flops"]
+    lines = [
+        "",
+        f"### On a GPU: measured by `scripts/gpu_pretrain.py` on {prov['device']['name']} "
+        f"on {date}",
+        "",
+        f"Read from `{GPU_DATA.relative_to(ROOT)}` (not measured by this script). Command: "
+        f"`{prov['command']}`; torch {prov['torch']}, CUDA {prov['cuda']}, Python "
+        f"{prov['python']}. Shape: GPT-2 small, {m['n_layer']} layers, {m['n_head']} heads, "
+        f"n_embd {m['n_embd']}, block {m['block_size']}, vocabulary {m['vocab_size']} "
+        f"({m['params'] / 1e6:.1f}M parameters); batch {tp['batch_size']}, gradient "
+        f"accumulation {tp['grad_accum_steps']}, {tp['dtype']} autocast, torch.compile, "
+        f"fused AdamW. {tp['warmup_steps']} warm-up steps, then {tp['rounds']} alternating "
+        f"rounds of {tp['timed_steps_per_round']} steps; median round. MFU = "
+        f"{tp['flops_per_token'] / 1e6:.0f} MFLOP per token x tokens/s / "
+        f"{peak['value'] / 1e12:.1f} TFLOP/s ({peak['source']})"
+        + (f"; one 8192^3 bf16 matmul measured "
+           f"{peak['measured_bf16_matmul_8192'] / 1e12:.0f} TFLOP/s there"
+           if peak.get("measured_bf16_matmul_8192") else "") + ".",
+        "",
+        "| loop | ms/step | tokens/s | MFU |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in tp["results"].items():
+        label = "ours (Trainer.run)" if name == "ours" else "reference (nanoGPT-style loop)"
+        mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
+        lines.append(f"| {label} | {row['ms_per_step']:.1f} | {row['tokens_per_s']:,} "
+                     f"| {mfu} |")
+    lines += ["", f"Ours / reference tokens/s: {tp['ours_over_reference']:.3f}."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--iters", type=int, default=50)
+    args = parser.parse_args()
+
+    threads = os.cpu_count()
+    torch.set_num_threads(threads)
+    load_before = os.getloadavg()
+    medians, params, source = bench(args.warmup, args.iters)
+    load_after = os.getloadavg()
+    tokens_per_iter = BATCH * SHAPE["block_size"]
+    for name, t in medians.items():
+        print(f"{name}: {t * 1000:.1f} ms/iter, {tokens_per_iter / t:,.0f} tok/s",
+              file=sys.stderr)
+
+    rows = ["| loop | ms/iteration | tokens/s |", "|---|---:|---:|"]
+    for name, label in (("ours", "ours (Trainer.train_step)"),
+                        ("reference", "reference (nanoGPT-style loop)")):
+        t = medians[name]
+        rows.append(f"| {label} | {t * 1000:.1f} | {tokens_per_iter / t:,.0f} |")
+    record("bench_train", [
+        "## Training loop against a nanoGPT-style loop (`bench/bench_train.py`)",
+        "",
+        f"Command: `.venv/bin/python bench/bench_train.py --write` on {today()}; machine: "
+        f"{machine()}, torch {metadata.version('torch')} on {threads} threads; load "
+        f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+        "",
+        "### On the CPU: nanoGPT's CPU settings",
+        "",
+        f"{SHAPE['n_layer']} layers, {SHAPE['n_head']} heads, n_embd {SHAPE['n_embd']}, "
+        f"block {SHAPE['block_size']}, batch {BATCH}, dropout 0, float32, no compilation, "
+        f"vocabulary {VOCAB} ({params / 1e6:.2f}M parameters); data: {source}. One "
+        "iteration: learning rate, batch, forward, loss, backward, clip to norm 1, AdamW. "
+        "Both loops train the same GPT class from the same weights, taking turns "
+        f"iteration by iteration; median of {args.iters} iterations each after "
+        f"{args.warmup} warm-up iterations.",
+        "",
+        *rows,
+        "",
+        f"Ours / reference time: {medians['ours'] / medians['reference']:.3f}. For context, "
+        f"from the issue (not measured by us): \"{NANOGPT_REFERENCE}\" (nanoGPT's own "
+        "model and loop).",
+        *gpu_lines(),
+    ], args.write)
+
+
+if __name__ == "__main__":
+    main()
