@@ -53,7 +53,7 @@ def truncate(text: str, limit: int = MAX_OUTPUT_LINES) -> str:
         return "\n".join(lines)
     head, tail = lines[: limit - 8], lines[-5:]
     cut = len(lines) - len(head) - len(tail)
-    return "\n".join(head + [f"[... {cut} more lines not shown ...]"] + tail)
+    return "\n".join(head + [f"[… {cut} more lines not shown …]"] + tail)
 
 
 def clean_outputs(outputs: list) -> list:

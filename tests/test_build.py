@@ -85,7 +85,8 @@ def test_figures_tikz_and_outputs_are_printed(built):
     assert "TIKZ-NODE-MARK" in text and "Figure 1.2: A TikZ drawing" in text
     assert "APPENDIX-OUTPUT 42" in text  # plain .ipynb chapter, executed
     assert "tripled: [0, 3, 6, 9, 12]" in text  # read the artifact of chapter 1
-    assert "SHOWN-STDERR" in text and "HIDDEN-STDERR" not in text  # remove-stderr tag
+    outputs = {line.strip() for line in text.splitlines()}
+    assert "SHOWN-STDERR" in outputs and "HIDDEN-STDERR" not in outputs  # remove-stderr
     assert "replacement \u2370 char" in text  # LuaTeX cannot take U+FFFD
     reader = PdfReader(out / "book.pdf")
     figure_page = next(p for p in reader.pages if "FIGURE-TITLE-MARK" in p.extract_text())
@@ -288,12 +289,12 @@ def test_a_killed_build_leaves_a_cache_the_next_build_trusts(tmp_path):
             [sys.executable, str(ROOT / "build.py"), "execute", "--book", str(book), "--out",
              str(out), "-v"], stderr=stderr, env=env, start_new_session=True)
         deadline = time.monotonic() + 120
-        while "second: cell 1/1" not in log.read_text() and time.monotonic() < deadline:
+        while "second: cell 1/" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)
         os.killpg(proc.pid, signal.SIGKILL)  # the builder and its kernel, mid-cell
         proc.wait()
-    assert "second: cell 1/1" in log.read_text()
+    assert "second: cell 1/" in log.read_text()
     assert not (out / "cache" / "second.ipynb").exists()
     assert not list((out / "cache").glob(".*.tmp"))
 

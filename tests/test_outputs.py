@@ -52,13 +52,13 @@ def test_truncate_long_text():
     out = render.truncate(numbered(100)).split("\n")
     assert len(out) == 32 + 1 + 5
     assert out[:32] == [f"line {i}" for i in range(1, 33)]
-    assert out[32] == "[... 63 more lines not shown ...]"
+    assert out[32] == "[… 63 more lines not shown …]"
     assert out[33:] == [f"line {i}" for i in range(96, 101)]
 
 
 def test_truncate_just_over_the_limit():
     out = render.truncate(numbered(41)).split("\n")
-    assert out[32] == "[... 4 more lines not shown ...]"
+    assert out[32] == "[… 4 more lines not shown …]"
     # every line is either shown or counted
     shown = [line for line in out if line.startswith("line ")]
     assert len(shown) + 4 == 41
@@ -67,7 +67,7 @@ def test_truncate_just_over_the_limit():
 @pytest.mark.parametrize("n,limit", [(25, 10), (11, 10), (1000, 40)])
 def test_truncate_counts_are_exact(n, limit):
     out = render.truncate(numbered(n), limit).split("\n")
-    marker = next(line for line in out if line.startswith("[..."))
+    marker = next(line for line in out if line.startswith("[…"))
     cut = int(marker.split()[1])
     shown = [line for line in out if line.startswith("line ")]
     assert len(shown) + cut == n
@@ -107,7 +107,7 @@ def test_stream_of_carriage_return_progress_is_kept():
 def test_merged_stream_truncated():
     outs = render.clean_outputs([stream(f"{i}\n") for i in range(100)])
     assert len(outs) == 1
-    assert "[... 63 more lines not shown ...]" in outs[0].text
+    assert "[… 63 more lines not shown …]" in outs[0].text
 
 
 def test_empty_streams_dropped():
