@@ -7,8 +7,8 @@
 If the copied model gives the same logits as the original, every piece of
 ours computes what the published architecture computes.  Nothing here
 downloads anything or imports transformers: the functions take a model
-already built, by transformers.AutoModelForCausalLM.from_pretrained(...) or,
-in the tests, from a small configuration with random weights.
+already built by the caller (from a checkpoint on disk, or, in the tests
+and the book, from a small configuration with random weights).
 """
 
 import torch
