@@ -23,3 +23,15 @@ def device(request):
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.fail("--device cuda was asked for, but torch sees no CUDA device")
     return torch.device(name)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine the
+    threads' spin-waits make every step many times slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

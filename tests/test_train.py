@@ -32,14 +32,7 @@ TINY = dict(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=32)
 MODERN = dict(norm="rmsnorm", mlp="swiglu", position="rope", bias=False, tie_embeddings=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models gain nothing from threads, and on a busy machine the
-    # threads' spin-waits make every step a hundred times slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_tokens(n, seed):
