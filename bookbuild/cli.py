@@ -1,13 +1,14 @@
 """``python build.py pdf | execute | clean``: the pipeline's command line."""
 
 import argparse
+import os
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import config, files, render, sources, typeset
+from . import config, files, prose, render, sources, typeset
 from .errors import BookError
 from .execute import Paths, execute_all
 from .log import Log
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="just this chapter (and the chapters whose artifacts it uses)")
     run.add_argument("--rerun", action="store_true", help="execute even when cached")
     run.add_argument("-j", "--jobs", type=int, default=1, help="chapters run in parallel")
+    run.add_argument("--strict", action="store_true",
+                     help="typed numbers in prose are errors, not warnings (also when CI=true)")
     sub.add_parser("pdf", parents=[common, run], help="execute, render and typeset the book")
     sub.add_parser("execute", parents=[common, run], help="execute the chapters (cached)")
     sub.add_parser("clean", parents=[common], help="remove the build folder")
@@ -66,6 +69,7 @@ def build(args, out: Path, log: Log) -> int:
     book = config.load(args.book)
     selected = [book.chapter(args.only)] if args.only else book.chapters
     paths = Paths(out)
+    check_prose(book, selected, log, args.strict or os.environ.get("CI") == "true")
 
     results = execute_all(book, selected, paths, log, rerun=args.rerun, jobs=args.jobs)
     times["execute"] = time.perf_counter() - clock
@@ -105,6 +109,16 @@ def build(args, out: Path, log: Log) -> int:
         notes.append("undefined: " + ", ".join(result.undefined))
     summary.append("warnings: " + ", ".join(notes))
     return _finish(log, summary, times)
+
+
+def check_prose(book, chapters, log: Log, strict: bool) -> None:
+    """Warn about numbers typed into prose; with ``strict``, fail on them."""
+    findings = prose.check(chapters, book.prose_allow)
+    if findings and strict:
+        raise BookError(f"{len(findings)} typed number(s) in prose (--strict)",
+                        detail="\n".join(map(str, findings)))
+    for finding in findings:
+        log.warn(str(finding))
 
 
 def _finish(log: Log, summary: list[str], times: dict[str, float]) -> int:

@@ -43,6 +43,7 @@ class Book:
     python_path: list[Path] = field(default_factory=list)
     packages: tuple[str, ...] = DEFAULT_PACKAGES
     seed: int = 0
+    prose_allow: list[str] = field(default_factory=list)  # phrases the typed-number check passes
     chapters: list[Chapter] = field(default_factory=list)
     source: Path | None = None  # book.yml itself
 
@@ -94,6 +95,7 @@ def load(book_dir: Path) -> Book:
         python_path=[(book_dir / p).resolve() for p in meta.get("python_path", [])],
         packages=tuple(execute.get("packages", DEFAULT_PACKAGES)),
         seed=int(execute.get("seed", 0)),
+        prose_allow=[str(p) for p in (meta.get("prose") or {}).get("allow", [])],
     )
     if meta.get("bibliography"):
         book.bibliography = book_dir / meta["bibliography"]

@@ -7,6 +7,11 @@ book's ``python_path`` that it actually imported (with their hashes); and
 the hashes of the artifacts it used and produced.  The cache is fresh only
 while all of these still hold, so a prose edit never re-executes, and a
 change to ``code/`` re-executes exactly the chapters that imported it.
+
+After each code cell a hidden cell evaluates the ``{eval}`` expressions of
+the prose that follows and records a snapshot of the chapter's plain
+values (``inline.py``); the record holds both, so a changed expression is
+answered from it and only one that needs more re-executes the chapter.
 """
 
 import copy
@@ -24,13 +29,14 @@ from pathlib import Path
 
 import nbformat
 
-from . import sources
+from . import inline, sources
 from .config import Book, Chapter, producers_of
 from .errors import BookError
 from .files import atomic_write_text, sha256_file, sha256_json, sha256_tree
 from .log import Log
+from .tables import MIME as TABLE_MIME
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Runs before the chapter's first cell.  Figures are captured as vector PDF
 # (and never as PNG) so the book prints them sharp at any zoom.
@@ -49,6 +55,24 @@ except Exception:
     pass
 """
 TORCH_SEED = "import torch as _torch\n_torch.manual_seed({seed})"
+
+# Also runs first: the {eval} recorder, and a pandas DataFrame is shown as
+# table data (its rows), which the render stage typesets, so the table's
+# style can change without re-executing anything.
+HELPERS = inline.KERNEL + """
+def _book_frame(frame):
+    import json
+    split = json.loads(frame.to_json(orient="split", default_handler=str))
+    header, rows = [str(c) for c in split["columns"]], split["data"]
+    if type(frame.index).__name__ != "RangeIndex":
+        header = [str(frame.index.name or "")] + header
+        rows = [[index] + row for index, row in zip(split["index"], rows)]
+    return {"%s": {"header": header, "rows": rows}}
+
+for _module in ("pandas", "pandas.core.frame"):  # where pandas 3 and pandas 2 say it lives
+    get_ipython().display_formatter.mimebundle_formatter.for_type_by_name(
+        _module, "DataFrame", _book_frame)
+""".replace("%s", TABLE_MIME)
 
 # Runs after the last cell: which modules did the chapter import?
 IMPORTS = """\
@@ -89,7 +113,7 @@ def static_key(book: Book, chapter: Chapter, nb) -> str:
         "python": sys.version,
         "versions": versions,
         "seed": book.seed,
-        "setup": SETUP,
+        "setup": [SETUP, HELPERS],
         "data": {d.name: sha256_tree(d) for d in chapter.data},
     })
 
@@ -98,14 +122,16 @@ def _relative(book: Book, path: Path) -> str:
     return os.path.relpath(path, book.root)
 
 
-def staleness(book: Book, chapter: Chapter, key: str, paths: Paths) -> tuple[str, nbformat.NotebookNode | None]:
-    """Why ``chapter`` must run again ("" when its cache is fresh) and the cached notebook."""
-    cached = paths.cached(chapter)
-    if not cached.exists():
+def staleness(book: Book, chapter: Chapter, nb, key: str,
+              paths: Paths) -> tuple[str, nbformat.NotebookNode | None]:
+    """Why ``chapter`` (read as ``nb``) must run again ("" when its cache is
+    fresh) and the cached notebook, with the values of its ``{eval}`` roles."""
+    path = paths.cached(chapter)
+    if not path.exists():
         return "never executed", None
     try:
-        nb = nbformat.read(cached, as_version=4)
-        record = nb.metadata["book_cache"]
+        cached = nbformat.read(path, as_version=4)
+        record = cached.metadata["book_cache"]
     except Exception:
         return "cache unreadable", None
     if record.get("key") != key:
@@ -118,7 +144,17 @@ def staleness(book: Book, chapter: Chapter, key: str, paths: Paths) -> tuple[str
         for name, digest in record[kind].items():
             if sha256_tree(paths.artifacts / name) != digest:
                 return f"artifact {name!r} changed", None
-    return "", nb
+    try:
+        attach_evals(chapter, nb, cached)
+    except inline.NeedsRun as exc:
+        return str(exc), None
+    return "", cached
+
+
+def attach_evals(chapter: Chapter, nb, executed) -> None:
+    """Put the text of each ``{eval}`` of ``nb`` (the chapter as it reads
+    now) into ``executed``'s metadata, where the render stage finds it."""
+    executed.metadata["book_eval"] = inline.resolve(chapter, nb, executed.metadata["book_cache"])
 
 
 def _tracked_imports(book: Book, files: list[str], paths: Paths) -> dict[str, str]:
@@ -156,10 +192,37 @@ def _kernel_env(book: Book, paths: Paths) -> dict[str, str]:
     return env
 
 
-def _code_cell(source: str) -> nbformat.NotebookNode:
+def _code_cell(source: str, **book) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["book"] = {"hidden": True}
+    cell.metadata["book"] = {"hidden": True, **book}
     return cell
+
+
+def _with_records(nb, setup: str) -> list:
+    """The cells to run: setup, then each code cell followed by a hidden
+    cell that records the ``{eval}`` values and snapshot at its position."""
+    exprs = inline.expressions(nb)
+    cells = [_code_cell(setup), _code_cell(HELPERS)]
+    ran = 0
+    for cell in [None] + [c for c in nb.cells if c.cell_type == "code"]:
+        if cell is not None:
+            cells.append(cell)
+            ran += 1
+        cells.append(_code_cell(inline.kernel_cell(exprs.get(ran, [])), record=ran))
+    return cells + [_code_cell(IMPORTS)]
+
+
+def _records(run_nb) -> dict:
+    """What the hidden record cells printed, as the cache record keeps it."""
+    evals, snapshots = {}, []
+    for cell in run_nb.cells:
+        if "record" in cell.metadata["book"]:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+            printed = json.loads(text.strip().splitlines()[-1])
+            if printed["evals"]:
+                evals[str(cell.metadata["book"]["record"])] = printed["evals"]
+            snapshots.append(printed["snapshot"])
+    return {"evals": evals, "snapshots": snapshots}
 
 
 def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> nbformat.NotebookNode:
@@ -175,13 +238,9 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     torch_seed = TORCH_SEED.format(seed=book.seed) if "torch" in code else ""
     run_nb = copy.deepcopy(nb)
-    run_nb.cells = (
-        [_code_cell(SETUP.format(seed=book.seed, torch_seed=torch_seed))]
-        + [c for c in run_nb.cells if c.cell_type == "code"]
-        + [_code_cell(IMPORTS)]
-    )
+    run_nb.cells = _with_records(run_nb, SETUP.format(seed=book.seed, torch_seed=torch_seed))
     run_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    total = len(run_nb.cells) - 2
+    total = sum(not c.metadata["book"].get("hidden") for c in run_nb.cells)
     state = {"cell": None}
 
     def on_cell_start(cell, cell_index):
@@ -211,7 +270,7 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
 
     imports = json.loads("".join(o.get("text", "") for o in run_nb.cells[-1].outputs))
     executed = copy.deepcopy(nb)
-    outputs = iter(run_nb.cells[1:-1])
+    outputs = iter(c for c in run_nb.cells if not c.metadata["book"].get("hidden"))
     for cell in executed.cells:
         if cell.cell_type == "code":
             ran = next(outputs)
@@ -230,6 +289,7 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
         "imports": _tracked_imports(book, imports, paths),
         "uses": {name: sha256_tree(paths.artifacts / name) for name in chapter.uses},
         "produces": produced,
+        **_records(run_nb),
     }
     return executed
 
@@ -263,7 +323,7 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         start = time.perf_counter()
         nb = sources.read(ch)
         key = static_key(book, ch, nb)
-        reason, cached = ("--rerun", None) if rerun else staleness(book, ch, key, paths)
+        reason, cached = ("--rerun", None) if rerun else staleness(book, ch, nb, key, paths)
         if cached is not None:
             log.detail(f"{ch.path.name}: cached")
             return Result(ch, cached, "cached", time.perf_counter() - start)
@@ -271,6 +331,7 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         executed = run(book, ch, nb, key, paths, log)
         with lock:
             atomic_write_text(paths.cached(ch), nbformat.writes(executed))
+        attach_evals(ch, nb, executed)  # after caching: a failing {eval} needs no new run
         seconds = time.perf_counter() - start
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")
         return Result(ch, executed, "executed", seconds)

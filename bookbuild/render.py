@@ -2,7 +2,8 @@
 
 The chapter's current source (its prose may have changed since it ran)
 is joined with the cached outputs, outputs are cleaned for print, the
-markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
+values of ``{eval}`` roles (resolved by the execute stage) are put into the
+prose, table data becomes booktabs LaTeX, the markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
 exporter renders ``templates/chapter.tex.j2``.  A chapter whose inputs
 are unchanged is not rendered again.
 """
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import markdown, qr
+from . import inline, markdown, qr, tables
 from .config import Book, Chapter
 from .errors import BookError
 from .files import sha256_file, sha256_json, sha256_text, write_if_changed
@@ -68,7 +69,8 @@ def clean_outputs(outputs: list) -> list:
                 continue
         elif out.output_type in ("display_data", "execute_result"):
             data = {k: v for k, v in out.data.items()
-                    if k in ("text/latex", "application/pdf", "image/png", "image/jpeg", "text/plain")}
+                    if k in (tables.MIME, "text/latex", "application/pdf", "image/png", "image/jpeg",
+                             "text/plain")}
             if not data:
                 continue
             out.data = data
@@ -90,6 +92,32 @@ def _merge(source_nb, executed_nb):
         if cell.cell_type == "code":
             cell.outputs = clean_outputs(next(ran).outputs)
     return nb
+
+
+def _computed(nb, values: dict[str, dict[str, str]]) -> None:
+    """Each ``{eval}`` replaced by its value and each ``{const}`` by its
+    text: escaped as markdown in prose, as plain text in captions."""
+    for cell, position in zip(nb.cells, inline.positions(nb), strict=True):
+        found = values.get(str(position), {})
+        if cell.cell_type == "markdown":
+            cell.source = inline.substitute(cell.source, found)
+        elif cell.cell_type == "code" and cell.metadata.get("caption"):
+            cell.metadata["caption"] = inline.substitute(str(cell.metadata["caption"]), found,
+                                                         markdown=False, inline=True)
+
+
+def _tables(nb) -> set[str]:
+    """Table data in outputs to LaTeX, captioned and labelled by the table
+    itself or else by its cell; returns the labels of the tables."""
+    labels = set()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).pop(tables.MIME, None)
+            if data is not None:
+                out.data["text/latex"] = tables.latex(data, cell.metadata.get("caption"),
+                                                      cell.metadata.get("label"))
+                labels.update(filter(None, [data.get("label")]))
+    return labels
 
 
 def _title(nb, chapter: Chapter) -> tuple[str, int]:
@@ -149,10 +177,15 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
 
     nb = _merge(source_nb, executed_nb)
     title, title_cell = _title(nb, chapter)
+    values = executed_nb.metadata.get("book_eval", {})
+    title_values = values.get(str(inline.positions(nb)[title_cell]), {})
+    _computed(nb, values)
+    table_labels = _tables(nb)
     ctx = markdown.Context(path=chapter.path, source_url=book.source_url)
-    cells = {-1: title}
+    cells = {-1: inline.substitute(title, title_values)}
     cells.update({c.metadata["book"]["index"]: c.source for c in nb.cells if c.cell_type == "markdown"})
     converted = markdown.convert(cells, ctx)
+    converted.labels |= table_labels
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.metadata.get("label"):
             converted.labels.add(cell.metadata["label"])
@@ -164,7 +197,7 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
         "output_files_dir": files_dir,
         "book_chapter": {
             "title": converted.cells[-1].strip(),
-            "title_plain": markdown.escape(title),
+            "title_plain": markdown.escape(inline.substitute(title, title_values, markdown=False)),
             "label": chapter.label,
             "appendix": chapter.appendix,
             "source": chapter.path.name,

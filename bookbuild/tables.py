@@ -1,0 +1,71 @@
+"""Tables from code, typeset with booktabs.
+
+A cell's output carries a table as data (``MIME``: header, rows, and an
+optional caption and label), sent by ``figures.table.table`` or by a
+pandas DataFrame (``execute.HELPERS``).  The render stage turns it into
+LaTeX here, so the table's style is the builder's, not the cache's.
+Numeric columns are right-aligned and text columns left-aligned.
+"""
+
+import re
+
+from .markdown import escape, escape_caption
+
+MIME = "application/vnd.book.table+json"
+_NUMBER = re.compile(r"^[-+\u2212]?[\d,]*\.?\d+(?:[eE][-+]?\d+)?\s?%?$")
+
+
+def cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".6g")  # pandas' default precision
+    return str(value)
+
+
+def is_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or bool(_NUMBER.match(str(value).strip()))
+
+
+def alignment(header: list, rows: list[list]) -> str:
+    """``r`` for a column whose filled cells are all numbers, else ``l``."""
+    width = max([len(header)] + [len(row) for row in rows])
+    spec = ""
+    for column in range(width):
+        values = [row[column] for row in rows if column < len(row) and row[column] not in (None, "")]
+        spec += "r" if values and all(is_number(v) for v in values) else "l"
+    return spec
+
+
+def tabular(header: list | None, rows: list[list]) -> str:
+    header = header or []
+    spec = alignment(header, rows)
+
+    def line(cells) -> str:
+        cells = list(cells) + [""] * (len(spec) - len(cells))
+        return " & ".join(escape(cell_text(c)) for c in cells) + r" \\"
+
+    body = [r"\toprule"]
+    if header:
+        body += [line(header), r"\midrule"]
+    body += [line(row) for row in rows] + [r"\bottomrule"]
+    return "\n".join([rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}"])
+
+
+def latex(data: dict, caption: str | None = None, label: str | None = None) -> str:
+    """The table ``data`` as LaTeX: numbered, with its caption (plain text
+    with ``$math$``) above it, when it has a caption or a label; the
+    data's own caption and label win over those given here (the cell's)."""
+    caption = data.get("caption") or caption
+    label = data.get("label") or label
+    table = rf"\adjustbox{{max width=\linewidth}}{{{tabular(data.get('header'), data['rows'])}}}"
+    if not (caption or label):
+        return "\n".join([r"\begin{center}", table, r"\end{center}"])
+    # A minipage keeps the caption on the table's page, as bookfigure does.
+    head = rf"\captionof{{table}}{{{escape_caption(caption or '')}}}"
+    if label:
+        head += rf"\label{{{label}}}"
+    return "\n".join([r"\par\medskip\noindent\begin{minipage}{\linewidth}\centering", head,
+                      table, r"\end{minipage}\par\medskip"])
