@@ -1,0 +1,44 @@
+"""Tables from code: the book's table() helper and the builder's booktabs LaTeX."""
+
+import math
+
+import numpy as np
+
+from bookbuild import tables
+from figures.table import MIME, table
+
+
+def test_numbers_right_text_left_and_cells_escaped():
+    latex = tables.tabular(["name", "time (s)", "share"],
+                           [["a_b & c", 1.5, "12.5%"], ["d", 22, ""], ["e", None, "7%"]])
+    assert latex.splitlines() == [
+        r"\begin{tabular}{lrr}", r"\toprule", r"name & time (s) & share \\", r"\midrule",
+        r"a\_b \& c & 1.5 & 12.5\% \\", r"d & 22 &  \\", r"e &  & 7\% \\", r"\bottomrule",
+        r"\end{tabular}"]
+
+
+def test_short_rows_are_padded_and_floats_keep_six_digits():
+    latex = tables.tabular(None, [[1 / 3, "x"], [2.0]])
+    assert r"0.333333 & x \\" in latex and r"2 &  \\" in latex
+    assert r"\midrule" not in latex  # no header
+
+
+def test_caption_and_label_make_a_numbered_table():
+    data = {"header": ["k"], "rows": [["v"]]}
+    assert r"\captionof" not in tables.latex(data)
+    numbered = tables.latex(data, caption="Sizes, $n^2$ & more", label="tbl-cell")
+    assert r"\captionof{table}{Sizes, $n^2$ \& more}\label{tbl-cell}" in numbered
+    own = tables.latex(dict(data, caption="Own", label="tbl-own"), caption="Cell", label="tbl-cell")
+    assert r"\captionof{table}{Own}\label{tbl-own}" in own  # the table's own win
+
+
+def test_helper_sends_plain_data_and_reads_as_text():
+    shown = table([["a", np.float32(0.5), np.int64(3)], ["bb", math.nan, None]],
+                  header=["key", "value", "n"], caption="A table", label="tbl-a")
+    bundle = shown._repr_mimebundle_()
+    assert bundle[MIME] == {"header": ["key", "value", "n"], "rows": [["a", 0.5, 3], ["bb", "nan", None]],
+                            "caption": "A table", "label": "tbl-a"}
+    assert type(bundle[MIME]["rows"][0][2]) is int
+    assert bundle["text/plain"] == ("Table: A table\nkey  value  n\n---  -----  -\n"
+                                    "a    0.5    3\nbb   nan")
+    assert tables.MIME == MIME
