@@ -91,6 +91,8 @@ class Role:
 def roles(text: str, names=(EVAL, CONST), inline: bool = False) -> list[Role]:
     """The roles called ``names`` in markdown ``text`` (``inline``: a single
     line of inline markdown, such as a caption), in reading order."""
+    if not any(f"{{{name}}}`" in text for name in names):
+        return []  # most cells have none, and parsing them all would cost a no-op build
     tokens = _children(_inline(text), 0) if inline else inline_tokens(text)
     return [Role(t.meta["name"], t.content, line) for t, line in tokens
             if t.type == "myst_role" and t.meta["name"] in names]

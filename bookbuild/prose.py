@@ -58,7 +58,7 @@ def typed_numbers(text: str, allow: list[str] = ()) -> list[tuple[int, str]]:
             continue
         for match in _numbers(token.content, allow):
             found.append((line, match))
-    return found
+    return sorted(found, key=lambda item: item[0])  # footnotes are read last
 
 
 def _numbers(text: str, allow) -> list[str]:
