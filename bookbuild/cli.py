@@ -69,7 +69,7 @@ def build(args, out: Path, log: Log) -> int:
     book = config.load(args.book)
     selected = [book.chapter(args.only)] if args.only else book.chapters
     paths = Paths(out)
-    check_prose(book, selected, log, args.strict or os.environ.get("CI") == "true")
+    check_prose(book, selected, paths, log, args.strict or os.environ.get("CI") == "true")
 
     results = execute_all(book, selected, paths, log, rerun=args.rerun, jobs=args.jobs)
     times["execute"] = time.perf_counter() - clock
@@ -111,9 +111,9 @@ def build(args, out: Path, log: Log) -> int:
     return _finish(log, summary, times)
 
 
-def check_prose(book, chapters, log: Log, strict: bool) -> None:
+def check_prose(book, chapters, paths: Paths, log: Log, strict: bool) -> None:
     """Warn about numbers typed into prose; with ``strict``, fail on them."""
-    findings = prose.check(chapters, book.prose_allow)
+    findings = prose.check(chapters, book.prose_allow, paths.cache / "prose.json")
     if findings and strict:
         raise BookError(f"{len(findings)} typed number(s) in prose (--strict)",
                         detail="\n".join(map(str, findings)))

@@ -12,12 +12,15 @@ constant is marked ``{const}`20 tokens per parameter``` in the text, or
 listed once for the whole book in ``book.yml`` under ``prose: allow:``.
 """
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
 from . import inline
+from .files import sha256_file, sha256_json, write_if_changed
 
 _UNIT = (r"(?:[nµu]?s|ms|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|"
          r"[kKMGTP]i?B|[kKMBGT]|[kMGTPE]?FLOPs?(?:/s)?|it/s|tok(?:en)?s/s|[kMG]?Hz|W|nats?|bpb|"
@@ -81,17 +84,35 @@ def _mask(matches, text: str) -> str:
     return "".join(chars)
 
 
-def check(chapters, allow: list[str] = ()) -> list[Finding]:
-    """Every typed number in the prose of ``chapters``, as file:line."""
-    findings = []
+def check(chapters, allow: list[str] = (), memo_path: Path | None = None) -> list[Finding]:
+    """Every typed number in the prose of ``chapters``, as file:line.
+    Chapters read before, unchanged, are answered from ``memo_path``."""
+    memo = _load(memo_path)
+    checker = [sha256_file(Path(__file__)), sha256_file(Path(inline.__file__)), list(allow)]
+    findings, kept = [], {}
     for chapter in chapters:
-        if chapter.path.suffix == ".ipynb":
-            nb = nbformat.read(chapter.path, as_version=4)
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "markdown":
-                    findings += [Finding(f"{chapter.path} (cell {index}, line {line + 1})", n)
-                                 for line, n in typed_numbers(cell.source, allow)]
-        else:
-            findings += [Finding(f"{chapter.path}:{line + 1}", n)
-                         for line, n in typed_numbers(chapter.path.read_text(), allow)]
+        text = chapter.path.read_text()
+        key = sha256_json([text, checker])
+        if key not in memo:
+            memo[key] = _chapter_findings(chapter.path.suffix, text, allow)
+        kept[key] = memo[key]
+        findings += [Finding(f"{chapter.path}{suffix}", number) for suffix, number in memo[key]]
+    if memo_path is not None:
+        write_if_changed(memo_path, json.dumps(kept, indent=0))
     return findings
+
+
+def _chapter_findings(suffix: str, text: str, allow) -> list[tuple[str, str]]:
+    """(where in the file, after its name; number) for one chapter's text."""
+    if suffix != ".ipynb":
+        return [(f":{line + 1}", n) for line, n in typed_numbers(text, allow)]
+    nb = nbformat.reads(text, as_version=4)
+    return [(f" (cell {index}, line {line + 1})", n) for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "markdown" for line, n in typed_numbers(cell.source, allow)]
+
+
+def _load(path: Path | None) -> dict:
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}

@@ -64,3 +64,19 @@ def test_check_reports_file_and_line(tmp_path):
 
     [finding] = prose.check([Chapter])
     assert str(finding) == f"{chapter}:7: typed number '505 s' in prose (use {{eval}} or {{const}})"
+
+
+def test_unchanged_chapters_are_answered_from_the_memo(tmp_path, monkeypatch):
+    chapter = tmp_path / "ch.md"
+    chapter.write_text("# Title\n\nIt took 505 s.\n")
+
+    class Chapter:
+        path = chapter
+
+    memo = tmp_path / "cache" / "prose.json"
+    first = prose.check([Chapter], [], memo)
+    monkeypatch.setattr(prose, "typed_numbers", None)  # a second reading would fail
+    assert prose.check([Chapter], [], memo) == first
+    monkeypatch.undo()
+    chapter.write_text("# Title\n\nIt took 12.5 ms.\n")
+    assert [f.number for f in prose.check([Chapter], [], memo)] == ["12.5 ms"]
