@@ -67,12 +67,12 @@ def _book_frame(frame):
     if type(frame.index).__name__ != "RangeIndex":
         header = [str(frame.index.name or "")] + header
         rows = [[index] + row for index, row in zip(split["index"], rows)]
-    return {"%s": {"header": header, "rows": rows}}
+    return {"TABLE_MIME": {"header": header, "rows": rows}}
 
 for _module in ("pandas", "pandas.core.frame"):  # where pandas 3 and pandas 2 say it lives
     get_ipython().display_formatter.mimebundle_formatter.for_type_by_name(
         _module, "DataFrame", _book_frame)
-""".replace("%s", TABLE_MIME)
+""".replace("TABLE_MIME", TABLE_MIME)
 
 # Runs after the last cell: which modules did the chapter import?
 IMPORTS = """\
@@ -202,13 +202,13 @@ def _with_records(nb, setup: str) -> list:
     """The cells to run: setup, then each code cell followed by a hidden
     cell that records the ``{eval}`` values and snapshot at its position."""
     exprs = inline.expressions(nb)
-    cells = [_code_cell(setup), _code_cell(HELPERS)]
-    ran = 0
-    for cell in [None] + [c for c in nb.cells if c.cell_type == "code"]:
-        if cell is not None:
-            cells.append(cell)
-            ran += 1
-        cells.append(_code_cell(inline.kernel_cell(exprs.get(ran, [])), record=ran))
+
+    def record(ran: int):
+        return _code_cell(inline.kernel_cell(exprs.get(ran, [])), record=ran)
+
+    cells = [_code_cell(setup), _code_cell(HELPERS), record(0)]
+    for ran, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), 1):
+        cells += [cell, record(ran)]
     return cells + [_code_cell(IMPORTS)]
 
 

@@ -206,8 +206,7 @@ class Snapshots:
                 for name in change.get("del", []):
                     values.pop(name, None)
                 values.update({name: _literal(text) for name, text in change["set"].items()})
-            opaque = set(self.changes[position]["opaque"]) if position < len(self.changes) else set()
-            self._built[position] = values, opaque
+            self._built[position] = values, set(self.changes[position]["opaque"])
         return self._built[position]
 
     def evaluate(self, expr: str, position: int, where: str) -> str:
