@@ -257,7 +257,7 @@ def _book_record(_exprs, _limits=(1000, 100_000)):
         if isinstance(value, types.ModuleType) and name == "math" and value is math:
             continue  # the builder evaluates with math as well
         try:
-            text = repr(_book_plain(value, [_limits[0]]))
+            text = repr(_book_plain(value, list(_limits)))
         except Exception:  # not plain, too many items, too many digits
             text = None
         if text is None or len(text) > room:
@@ -273,10 +273,12 @@ def _book_record(_exprs, _limits=(1000, 100_000)):
 
 
 def _book_plain(value, budget):
-    """value as plain Python (numbers, strings, small containers), or TypeError."""
+    """value as plain Python (numbers, strings, small containers), or an
+    error; budget: [items, characters] still allowed."""
     budget[0] -= 1
-    if budget[0] < 0:
-        raise ValueError("too many items")
+    budget[1] -= len(value) if isinstance(value, str) else 0
+    if budget[0] < 0 or budget[1] < 0:
+        raise ValueError("too many items or characters")
     if type(value).__module__.split(".")[0] in ("numpy", "torch") and hasattr(value, "item") \
             and tuple(getattr(value, "shape", (None,))) == ():
         value = value.item()  # a numpy or torch scalar
