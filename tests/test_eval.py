@@ -88,7 +88,7 @@ def test_snapshot_keeps_plain_values_only():
     ns = {"n": 3, "x": np.float64(0.25), "t": torch.tensor(2.5), "flag": np.bool_(True),
           "name": np.str_("abc"), "nothing": None, "pair": (1, [2.0, "s"]), "d": {"a": 1, 2: (3,)},
           "arr": np.arange(3), "f": len, "math": math, "mod": np, "_private": 1, "In": [],
-          "big": list(range(5000)), "nan": float("nan"), "obj": object()}
+          "big": list(range(5000)), "long": "x" * 200_000, "nan": float("nan"), "obj": object()}
     printed = record_in(ns, ["f'{x:.1f}'", "n / 0", "n + t"])
     assert printed["evals"] == {"f'{x:.1f}'": {"text": "0.2"},
                                 "n / 0": {"error": "ZeroDivisionError: division by zero"},
@@ -99,7 +99,7 @@ def test_snapshot_keeps_plain_values_only():
     assert kept == {"n": 3, "x": 0.25, "t": 2.5, "flag": True, "name": "abc", "nothing": None,
                     "pair": (1, [2.0, "s"]), "d": {"a": 1, 2: (3,)}}
     assert type(kept["name"]) is str and type(kept["flag"]) is bool
-    assert change["opaque"] == ["arr", "big", "f", "mod", "obj"]  # math: the builder has it
+    assert change["opaque"] == ["arr", "big", "f", "long", "mod", "obj"]  # math: the builder has it
 
 
 def test_snapshot_records_changes_between_cells():
