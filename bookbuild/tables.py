@@ -12,6 +12,7 @@ import re
 from .markdown import escape, escape_caption
 
 MIME = "application/vnd.book.table+json"
+MAX_ROWS = 40  # as render.MAX_OUTPUT_LINES: a table never runs off its page
 _NUMBER = re.compile(r"^[-+\u2212]?[\d,]*\.?\d+(?:[eE][-+]?\d+)?\s?%?$")
 
 
@@ -50,7 +51,14 @@ def tabular(header: list | None, rows: list[list]) -> str:
     body = [r"\toprule"]
     if header:
         body += [line(header), r"\midrule"]
-    body += [line(row) for row in rows] + [r"\bottomrule"]
+    if len(rows) > MAX_ROWS:
+        head, tail = rows[:MAX_ROWS - 8], rows[-5:]
+        cut = len(rows) - len(head) - len(tail)
+        note = rf"\multicolumn{{{len(spec)}}}{{c}}{{[… {cut} more rows not shown …]}} \\"
+        body += [line(row) for row in head] + [note] + [line(row) for row in tail]
+    else:
+        body += [line(row) for row in rows]
+    body.append(r"\bottomrule")
     return "\n".join([rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}"])
 
 

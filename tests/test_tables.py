@@ -42,3 +42,9 @@ def test_helper_sends_plain_data_and_reads_as_text():
     assert bundle["text/plain"] == ("Table: A table\nkey  value  n\n---  -----  -\n"
                                     "a    0.5    3\nbb   nan")
     assert tables.MIME == MIME
+
+
+def test_long_tables_are_cut_in_the_middle():
+    latex = tables.tabular(["i"], [[i] for i in range(100)])
+    assert r"\multicolumn{1}{c}{[… 63 more rows not shown …]} \\" in latex
+    assert r"31 \\" in latex and r"32 \\" not in latex and r"95 \\" in latex and r"94 \\" not in latex
