@@ -208,6 +208,7 @@ def _with_records(nb, setup: str) -> list:
 
     cells = [_code_cell(setup), _code_cell(HELPERS), record(0)]
     for ran, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), 1):
+        cell.metadata["book"]["ordinal"] = ran  # its number among the chapter's code cells
         cells += [cell, record(ran)]
     return cells + [_code_cell(IMPORTS)]
 
@@ -246,7 +247,7 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
     def on_cell_start(cell, cell_index):
         state["cell"] = cell
         if not cell.metadata["book"].get("hidden"):
-            log.progress(f"{chapter.id}: cell {cell_index}/{total}")
+            log.progress(f"{chapter.id}: cell {cell.metadata['book']['ordinal']}/{total}")
 
     client = NotebookClient(
         run_nb,
