@@ -278,10 +278,11 @@ def _check_artifacts(book: Book) -> None:
                                 "produces", where=ch.where)
 
 
-def _graph(book: Book) -> dict[str, set[str]]:
+def _graph(book: Book) -> dict[str, list[str]]:
     """Each chapter's id -> the ids of the chapters whose artifacts it uses."""
     by_artifact = {name: ch.id for ch in book.chapters for name in ch.produces}
-    return {ch.id: {by_artifact[name] for name in ch.uses} for ch in book.chapters}
+    return {ch.id: list(dict.fromkeys(by_artifact[name] for name in ch.uses))
+            for ch in book.chapters}
 
 
 def producers_of(book: Book, chapter: Chapter) -> list[Chapter]:
@@ -290,7 +291,7 @@ def producers_of(book: Book, chapter: Chapter) -> list[Chapter]:
     needed: set[str] = set()
     todo = [chapter.id]
     while todo:
-        for producer in graph[todo.pop()] - needed:
+        for producer in set(graph[todo.pop()]) - needed:
             needed.add(producer)
             todo.append(producer)
     return [ch for ch in book.chapters if ch.id in needed and ch is not chapter]
@@ -301,11 +302,19 @@ def schedule(book: Book, chapters: list[Chapter]) -> TopologicalSorter:
     ``get_ready()`` gives the chapters whose producers are all ``done()``."""
     graph = _graph(book)
     needed = {c.id for ch in chapters for c in [ch, *producers_of(book, ch)]}
-    sorter = TopologicalSorter({id_: graph[id_] for id_ in needed})
+    sorter = TopologicalSorter({ch.id: graph[ch.id] for ch in book.chapters if ch.id in needed})
     try:
         sorter.prepare()
     except CycleError as exc:
-        cycle = exc.args[1]  # producer first: a -> b means b uses an artifact of a
+        cycle = _from_first(book, exc.args[1])
         raise BookError(f"artifact cycle: {' -> '.join(cycle)} (each chapter uses an artifact"
                         " of the one before it)", where=book.chapter(cycle[0]).where) from None
     return sorter
+
+
+def _from_first(book: Book, cycle: list[str]) -> list[str]:
+    """graphlib's cycle (``[a, b, a]``, producer first) from its earliest chapter in the book."""
+    ring = cycle[:-1]
+    start = min(range(len(ring)), key=lambda i: book.chapters.index(book.chapter(ring[i])))
+    ring = ring[start:] + ring[:start]
+    return [*ring, ring[0]]
