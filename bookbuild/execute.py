@@ -270,19 +270,21 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")
         return Result(ch, executed, "executed", seconds)
 
+    # At most `jobs` chapters are submitted, so after a failure none starts
+    # (a pool's queue would start the next one before the failure is seen).
+    jobs = max(1, jobs)
+    ready: list[Chapter] = []
     running = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # at most `jobs` run at once
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         while sorter.is_active():
-            for ch in sorted(map(book.chapter, sorter.get_ready()), key=book.chapters.index):
+            ready = sorted([*ready, *map(book.chapter, sorter.get_ready())],
+                           key=book.chapters.index)
+            while ready and len(running) < jobs:
+                ch = ready.pop(0)
                 running[pool.submit(one, ch)] = ch
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 ch = running.pop(future)
-                try:
-                    results[ch.id] = future.result()
-                except BaseException:
-                    for other in running:
-                        other.cancel()
-                    raise
+                results[ch.id] = future.result()  # raises; the pool lets running ones end
                 sorter.done(ch.id)
     return results
