@@ -143,7 +143,7 @@ def load(book_dir: Path) -> Book:
         branch=meta.get("branch", "main"),
         python_path=[(book_dir / p).resolve() for p in meta.get("python_path", [])],
         packages=tuple(execute.get("packages", DEFAULT_PACKAGES)),
-        seed=execute.get("seed", 0),
+        seed=int(execute.get("seed", 0)),  # JSON Schema counts 7.0 as an integer
         prose_allow=(meta.get("prose") or {}).get("allow", []),
     )
     if meta.get("bibliography"):
@@ -151,7 +151,7 @@ def load(book_dir: Path) -> Book:
         if not book.bibliography.exists():
             raise BookError(f"bibliography {meta['bibliography']!r} not found",
                             where=doc.where("bibliography"))
-    book.chapters = _chapters(doc, book_dir, execute.get("timeout", 600))
+    book.chapters = _chapters(doc, book_dir, int(execute.get("timeout", 600)))
     _check_artifacts(book)
     schedule(book, book.chapters)  # a cycle is an error of the book, whatever a build selects
     return book
@@ -254,7 +254,7 @@ def _chapter(doc, entry, keys, book_dir, part, appendix, number, timeout) -> Cha
         uses=entry.get("uses", []),
         produces=entry.get("produces", []),
         data=data,
-        timeout=entry.get("timeout", timeout),
+        timeout=int(entry.get("timeout", timeout)),
         where=where,
     )
 
