@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from . import sources
-from .config import Book, Chapter, producers_of
+from .config import Book, Chapter, schedule
 from .errors import BookError
 from .files import atomic_write_text, sha256_file, sha256_json, sha256_tree
 from .log import Log
@@ -250,12 +250,7 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
                 rerun: bool = False, jobs: int = 1) -> dict[str, Result]:
     """Run (or take from the cache) ``selected`` and the chapters whose
     artifacts they use; a chapter starts once its producers are done."""
-    todo: list[Chapter] = []
-    for ch in selected:
-        for needed in producers_of(book, ch) + [ch]:
-            if needed not in todo:
-                todo.append(needed)
-    by_artifact = {name: ch for ch in book.chapters for name in ch.produces}
+    sorter = schedule(book, selected)
     results: dict[str, Result] = {}
     lock = threading.Lock()
 
@@ -275,22 +270,21 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")
         return Result(ch, executed, "executed", seconds)
 
-    pending = list(todo)
+    # At most `jobs` chapters are submitted, so after a failure none starts
+    # (a pool's queue would start the next one before the failure is seen).
+    jobs = max(1, jobs)
+    ready: list[Chapter] = []
     running = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while pending or running:
-            for ch in list(pending):
-                deps = {by_artifact[name].id for name in ch.uses}
-                if len(running) < max(1, jobs) and deps <= results.keys():
-                    pending.remove(ch)
-                    running[pool.submit(one, ch)] = ch
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while sorter.is_active():
+            ready = sorted([*ready, *map(book.chapter, sorter.get_ready())],
+                           key=book.chapters.index)
+            while ready and len(running) < jobs:
+                ch = ready.pop(0)
+                running[pool.submit(one, ch)] = ch
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 ch = running.pop(future)
-                try:
-                    results[ch.id] = future.result()
-                except BaseException:
-                    for other in running:
-                        other.cancel()
-                    raise
+                results[ch.id] = future.result()  # raises; the pool lets running ones end
+                sorter.done(ch.id)
     return results
