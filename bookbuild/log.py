@@ -20,10 +20,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
 )
+from rich.text import Text
 
 PERIOD = 30.0  # seconds between plain progress lines of a running chapter
 
@@ -62,6 +63,13 @@ class Running:
         if self.estimate is not None:
             text += f", last run {duration(self.estimate)}"
         return text
+
+
+class _Elapsed(ProgressColumn):
+    """Elapsed time written as the estimate beside it is (rich's own reads 0:03:05)."""
+
+    def render(self, task) -> Text:
+        return Text(f"{duration(task.elapsed or 0)} elapsed")
 
 
 class Log:
@@ -152,7 +160,7 @@ class Log:
         if self._bars is None:
             self._bars = Progress(
                 TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                TextColumn("{task.fields[where]}"), TimeElapsedColumn(),
+                TextColumn("{task.fields[where]}"), _Elapsed(),
                 TextColumn("{task.fields[estimate]}"),
                 console=self._console, transient=True, refresh_per_second=4)
             self._bars.start()
