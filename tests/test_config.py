@@ -410,7 +410,7 @@ def test_schema_is_valid_and_closed_at_every_level():
 def test_schema_accepts_the_real_book_and_the_fixture():
     assert len(config.load(ROOT / "book").chapters) >= 7
     assert [c.id for c in config.load(ROOT / "tests" / "fixtures" / "mini").chapters] == [
-        "intro", "second", "extra"]
+        "intro", "second", "alpha", "beta", "extra"]
 
 
 def test_readme_documents_every_schema_key():
