@@ -40,7 +40,7 @@ class FakeRun:
         self.most = 0
         self.spans: dict[str, tuple[float, float]] = {}
 
-    def __call__(self, book, chapter, *args):
+    def __call__(self, book, chapter, nb, key, *args):
         with self.lock:
             self.running.add(chapter.id)
             self.most = max(self.most, len(self.running))
@@ -51,7 +51,9 @@ class FakeRun:
             self.spans[chapter.id] = (start, time.perf_counter())
         if chapter.id == self.fail:
             raise BookError(f"{chapter.id} failed")
-        return nbformat.v4.new_notebook()
+        executed = nbformat.v4.new_notebook()
+        executed.metadata["book_cache"] = {"key": key}  # what run() records
+        return executed
 
 
 @pytest.fixture
