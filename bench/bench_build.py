@@ -1,5 +1,5 @@
 """Build-time benchmark of the real book: clean build, no-op rebuild, a
-prose edit, a code-cell edit and an edit under code/.
+prose edit, an ``{eval}`` edit, a code-cell edit and an edit under code/.
 
 Run by hand (not in CI):  .venv/bin/python bench/bench_build.py [--write]
 
@@ -74,6 +74,12 @@ def main() -> None:
         edit(chapter, paragraph, paragraph + " (An edited sentence.)")
         seconds, log = timed_build(book, out)
         rows.append(("one prose edit", seconds, summary_of(log)))
+
+        # A new inline expression that the chapter's snapshot answers: no
+        # kernel runs, only render and LaTeX.
+        edit(chapter, paragraph, paragraph + " The head width is {eval}`d_k * 1`.")
+        seconds, log = timed_build(book, out)
+        rows.append(("one new {eval} expression in prose", seconds, summary_of(log)))
 
         first_code = text.index("```{code-cell}")
         body = text.index("\n", text.index("\n", first_code) + 1)  # after the fence line

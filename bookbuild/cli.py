@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config, files, prose, render, sources, typeset
 from .errors import BookError
 from .execute import Paths, execute_all
-from .log import Log
+from .log import PERIOD, Log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    log = Log(0 if args.quiet else 2 if args.verbose else 1)
+    # BOOK_PROGRESS_SECONDS: how often a running chapter reports where it is, outside a terminal
+    log = Log(0 if args.quiet else 2 if args.verbose else 1,
+              period=float(os.environ.get("BOOK_PROGRESS_SECONDS", PERIOD)))
     try:
         out = (args.out or args.book.resolve().parent / "build").resolve()
         if args.command == "clean":

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from . import inline, sources
-from .config import Book, Chapter, producers_of
+from .config import Book, Chapter, schedule
 from .errors import BookError
 from .files import atomic_write_text, sha256_file, sha256_json, sha256_tree
 from .log import Log
@@ -247,7 +247,8 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
     def on_cell_start(cell, cell_index):
         state["cell"] = cell
         if not cell.metadata["book"].get("hidden"):
-            log.progress(f"{chapter.id}: cell {cell.metadata['book']['ordinal']}/{total}")
+            log.cell(chapter.path.name, cell.metadata["book"]["ordinal"], total,
+                     sources.where(chapter, cell))
 
     client = NotebookClient(
         run_nb,
@@ -261,7 +262,8 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
         with open(kernel_log, "w") as stderr:  # the kernel's own chatter stays out of the terminal
             client.execute(env=_kernel_env(book, paths), stderr=stderr)
     except CellExecutionError as exc:
-        raise _cell_error(chapter, state["cell"], exc.ename, exc.evalue, exc.traceback) from None
+        raise _cell_error(chapter, run_nb.cells, state["cell"], exc.ename, exc.evalue,
+                          exc.traceback) from None
     except CellTimeoutError:
         raise BookError(f"cell timed out after {chapter.timeout} s (raise 'timeout' in book.yml)",
                         where=sources.where(chapter, state["cell"])) from None
@@ -295,28 +297,41 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
     return executed
 
 
-def _cell_error(chapter: Chapter, cell, ename: str, evalue: str, traceback: str) -> BookError:
-    """Point at the failing line of the chapter file, using IPython's
-    ``Cell In[n], line k`` in the traceback."""
+_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
+
+
+def _cell_error(chapter: Chapter, cells: list, cell, ename: str, evalue: str,
+                traceback: str) -> BookError:
+    """Point at the chapter file's lines through IPython's ``Cell In[n], line k``
+    frames.  ``n`` is a cell's execution count: an error raised in a function
+    that an earlier cell defined is reported at the raising line in that
+    cell, with the line of the failing cell that called it."""
     plain = re.sub(r"\x1b\[[0-9;]*m", "", traceback)
-    line = None
-    for match in re.finditer(r"Cell In\[\d+\], line (\d+)", plain):
-        line = int(match.group(1))  # the last frame inside the cell is the one to fix
+    by_count = {c.execution_count: c for c in cells if c.get("execution_count")}
+    frames = [(by_count[int(n)], int(k)) for n, k in _FRAME.findall(plain) if int(n) in by_count]
+    calls = [k for c, k in frames if c is cell]
+    message = f"code cell failed with {ename}: {evalue}"
+    where = call = sources.where(chapter, cell, calls[-1] if calls else None)
+    if frames and frames[-1][0] is not cell:  # the last frame in the book is the one to fix
+        where = sources.where(chapter, *frames[-1])
+        message += f" (in a function called at {call})"
     tail = "\n".join(plain.strip().splitlines()[-25:])
-    return BookError(f"code cell failed with {ename}: {evalue}",
-                     where=sources.where(chapter, cell, line), detail=tail)
+    return BookError(message, where=where, detail=tail)
+
+
+def last_run_seconds(paths: Paths, chapter: Chapter) -> float | None:
+    """How long the chapter's cached run took: the estimate progress shows."""
+    try:
+        return nbformat.read(paths.cached(chapter), as_version=4).metadata["book_cache"]["seconds"]
+    except Exception:  # never ran, a cache from before the record had it, or unreadable
+        return None
 
 
 def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
                 rerun: bool = False, jobs: int = 1) -> dict[str, Result]:
     """Run (or take from the cache) ``selected`` and the chapters whose
     artifacts they use; a chapter starts once its producers are done."""
-    todo: list[Chapter] = []
-    for ch in selected:
-        for needed in producers_of(book, ch) + [ch]:
-            if needed not in todo:
-                todo.append(needed)
-    by_artifact = {name: ch for ch in book.chapters for name in ch.produces}
+    sorter = schedule(book, selected)
     results: dict[str, Result] = {}
     lock = threading.Lock()
 
@@ -329,7 +344,9 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
             log.detail(f"{ch.path.name}: cached")
             return Result(ch, cached, "cached", time.perf_counter() - start)
         log.info(f"executing {ch.path.name} ({reason})")
-        executed = run(book, ch, nb, key, paths, log)
+        with log.running(ch.path.name, last_run_seconds(paths, ch)):
+            executed = run(book, ch, nb, key, paths, log)
+        executed.metadata["book_cache"]["seconds"] = round(time.perf_counter() - start, 1)
         with lock:
             atomic_write_text(paths.cached(ch), nbformat.writes(executed))
         attach_evals(ch, nb, executed)  # after caching: a failing {eval} needs no new run
@@ -337,22 +354,21 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")
         return Result(ch, executed, "executed", seconds)
 
-    pending = list(todo)
+    # At most `jobs` chapters are submitted, so after a failure none starts
+    # (a pool's queue would start the next one before the failure is seen).
+    jobs = max(1, jobs)
+    ready: list[Chapter] = []
     running = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while pending or running:
-            for ch in list(pending):
-                deps = {by_artifact[name].id for name in ch.uses}
-                if len(running) < max(1, jobs) and deps <= results.keys():
-                    pending.remove(ch)
-                    running[pool.submit(one, ch)] = ch
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while sorter.is_active():
+            ready = sorted([*ready, *map(book.chapter, sorter.get_ready())],
+                           key=book.chapters.index)
+            while ready and len(running) < jobs:
+                ch = ready.pop(0)
+                running[pool.submit(one, ch)] = ch
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 ch = running.pop(future)
-                try:
-                    results[ch.id] = future.result()
-                except BaseException:
-                    for other in running:
-                        other.cancel()
-                    raise
+                results[ch.id] = future.result()  # raises; the pool lets running ones end
+                sorter.done(ch.id)
     return results

@@ -1,39 +1,183 @@
-"""Progress and messages on stderr, at three levels of chattiness."""
+"""Messages and progress on stderr, at three levels of chattiness.
 
+While chapters execute, each running chapter shows the cell it is in (as
+the chapter's ``file:line``), cells done of total, the time elapsed and, as
+the estimate, how long its last run took.  On a terminal rich redraws this
+in place, one bar per chapter; elsewhere (CI logs, pipes) a chapter gets a
+plain line every ``period`` seconds, at a cell start when one is due.
+``-q`` shows no progress, ``-v`` a line at every cell start.
+"""
+
+import os
 import sys
 import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+)
+from rich.text import Text
+
+PERIOD = 30.0  # seconds between plain progress lines of a running chapter
+
+
+def duration(seconds: float) -> str:
+    """``3m05s``, or ``1h02m05s``: how progress lines write a time."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _short(where: str) -> str:
+    """``where`` relative to the working folder when it lies inside it."""
+    relative = os.path.relpath(where)
+    return where if relative.startswith("..") else relative
+
+
+@dataclass
+class Running:
+    """A chapter whose kernel is executing, as progress lines describe it."""
+    name: str  # the chapter's file name
+    estimate: float | None  # seconds its last run took, if it ran before
+    started: float
+    shown: float  # when its last plain line was written
+    cell: int = 0  # the cell executing now, 1-based; 0 while the kernel starts
+    total: int = 0
+    where: str = ""
+    bar: TaskID | None = field(default=None, repr=False)
+
+    def line(self, now: float) -> str:
+        if self.cell:
+            text = f"{self.name}: cell {self.cell}/{self.total} ({self.where})"
+        else:
+            text = f"{self.name}: starting the kernel"
+        text += f", {duration(now - self.started)} elapsed"
+        if self.estimate is not None:
+            text += f", last run {duration(self.estimate)}"
+        return text
+
+
+class _Elapsed(ProgressColumn):
+    """Elapsed time written as the estimate beside it is (rich's own reads 0:03:05)."""
+
+    def render(self, task) -> Text:
+        return Text(f"{duration(task.elapsed or 0)} elapsed")
 
 
 class Log:
-    def __init__(self, level: int = 1, stream=sys.stderr):
-        self.level = level  # 0 quiet, 1 normal, 2 verbose
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._lock = threading.Lock()
-        self._transient = False
+    """Thread-safe: chapters execute in threads and report through one Log."""
 
-    def _write(self, text: str, transient: bool = False) -> None:
-        with self._lock:
-            if self._transient:
-                self.stream.write("\r\x1b[K")
-            self.stream.write(text if transient else text + "\n")
-            self._transient = transient
+    def __init__(self, level: int = 1, stream=None, period: float = PERIOD,
+                 clock=time.monotonic):
+        self.level = level  # 0 quiet, 1 normal, 2 verbose
+        self.stream = stream or sys.stderr
+        console = Console(file=self.stream)
+        self.tty = console.is_interactive  # a terminal that is not TERM=dumb (rich decides)
+        self._console = console if self.tty else None
+        self.period = period
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._running: dict[str, Running] = {}
+        self._bars: Progress | None = None  # while chapters run on a terminal
+        self._stop: threading.Event | None = None  # ends the plain-line ticker
+
+    def _write(self, text: str) -> None:
+        """Write a line; the caller holds the lock."""
+        if self._console:  # above the bars, while they are shown
+            self._console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        else:
+            self.stream.write(text + "\n")
             self.stream.flush()
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            self._write(text)
 
     def info(self, text: str) -> None:
         if self.level >= 1:
-            self._write(text)
+            self._say(text)
 
     def detail(self, text: str) -> None:
         if self.level >= 2:
-            self._write(text)
+            self._say(text)
 
     def warn(self, text: str) -> None:
-        self._write(f"warning: {text}")
+        self._say(f"warning: {text}")
 
-    def progress(self, text: str) -> None:
-        """A status line that the next message overwrites (terminals only)."""
-        if self.level >= 2:
-            self._write(text)
-        elif self.level == 1 and self.tty:
-            self._write(text, transient=True)
+    @contextmanager
+    def running(self, name: str, estimate: float | None):
+        """Show the progress of chapter ``name`` while the body executes it."""
+        if self.level == 0:
+            yield
+            return
+        now = self.clock()
+        task = Running(name, estimate, started=now, shown=now)
+        with self._lock:
+            self._running[name] = task
+            if self.tty:
+                self._add_bar(task)
+            elif self._stop is None:
+                self._stop = threading.Event()
+                threading.Thread(target=self._tick, args=(self._stop,), daemon=True).start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._running[name]
+                if self._bars is not None:
+                    self._bars.remove_task(task.bar)
+                    if not self._running:
+                        self._bars.stop()
+                        self._bars = None
+                elif self._stop is not None and not self._running:
+                    self._stop.set()
+                    self._stop = None
+
+    def cell(self, name: str, index: int, total: int, where: str) -> None:
+        """Chapter ``name`` starts its cell ``index`` of ``total``, at ``where``."""
+        with self._lock:
+            task = self._running.get(name)
+            if task is None:
+                return
+            task.cell, task.total, task.where = index, total, _short(where)
+            now = self.clock()
+            if self._bars is not None:
+                self._bars.update(task.bar, completed=index - 1, total=total,
+                                  where=f"({task.where})", refresh=True)
+            if self.level >= 2 or (not self.tty and now - task.shown >= self.period):
+                self._write(task.line(now))
+                task.shown = now
+
+    def _add_bar(self, task: Running) -> None:
+        if self._bars is None:
+            self._bars = Progress(
+                TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                TextColumn("{task.fields[where]}"), _Elapsed(),
+                TextColumn("{task.fields[estimate]}"),
+                console=self._console, transient=True, refresh_per_second=4)
+            self._bars.start()
+        estimate = "" if task.estimate is None else f"last run {duration(task.estimate)}"
+        task.bar = self._bars.add_task(task.name, total=None, where="starting the kernel",
+                                       estimate=estimate)
+
+    def _tick(self, stop: threading.Event) -> None:
+        """Plain mode: write the line of every chapter that has been quiet for a period."""
+        wake = self.period
+        while not stop.wait(wake):
+            with self._lock:
+                if stop.is_set():  # the last chapter ended while we waited for the lock
+                    return
+                now = self.clock()
+                for task in self._running.values():
+                    if now - task.shown >= self.period:
+                        self._write(task.line(now))
+                        task.shown = now
+                wake = max(min(t.shown for t in self._running.values()) + self.period - now, 0.01)
