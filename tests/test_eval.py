@@ -48,13 +48,16 @@ def test_substitute_finds_a_role_broken_over_two_lines():
 def test_escaped_values_read_as_plain_text_in_pandoc():
     from bookbuild import markdown
 
-    value = r"50% of $x_1$ & #2 {a} ~b^ \d <tag> |pipe| *s* _u_"
-    latex = markdown.convert({0: "Value: " + inline.escape_markdown(value)},
-                             markdown.Context(path=Path("x.md"), source_url=lambda p: ""))
-    text = latex.cells[0]
-    assert "\\emph" not in text and "\\(" not in text and "<tag>" not in text.replace("\\textless{}", "<")
-    for piece in ("50\\%", "\\#2", "\\{a\\}", "\\textbar{}"):
-        assert piece in text, (piece, text)
+    value = r"50% of $x_1$ & #2 {a} \d <tag> |pipe| *s* _u_ [l](u) `c` @knuth {eval}`x`"
+    converted = markdown.convert({0: "Value: " + inline.escape_markdown(value)},
+                                 markdown.Context(path=Path("x.md"), source_url=lambda p: ""))
+    text = converted.cells[0]
+    for markup in ("\\emph", "\\texttt", "\\href", "\\(", "cite{"):
+        assert markup not in text, (markup, text)  # no emphasis, code, link, math or citation
+    for literal in ("50\\%", "\\$x\\_1\\$", "\\#2", "\\{a\\}", "\\textbackslash",
+                    "\\textless", "*s*", "@knuth"):
+        assert literal in text, (literal, text)
+    assert converted.cites == [] and converted.refs == []
 
 
 def test_positions_count_the_code_cells_that_ran():
