@@ -48,3 +48,19 @@ def test_long_tables_are_cut_in_the_middle():
     latex = tables.tabular(["i"], [[i] for i in range(100)])
     assert r"\multicolumn{1}{c}{[… 63 more rows not shown …]} \\" in latex
     assert r"31 \\" in latex and r"32 \\" not in latex and r"95 \\" in latex and r"94 \\" not in latex
+
+
+def test_a_dataframe_is_shown_as_table_data():
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from bookbuild.execute import HELPERS
+
+    shell = InteractiveShell.instance()
+    shell.run_cell(HELPERS)
+    frame = pd.DataFrame({"name": ["a", "b"], "time (s)": [1.5, np.nan]})
+    data, _ = shell.display_formatter.format(frame)
+    assert data[MIME] == {"header": ["name", "time (s)"], "rows": [["a", 1.5], ["b", None]]}
+    data, _ = shell.display_formatter.format(frame.set_index("name"))
+    assert data[MIME] == {"header": ["name", "time (s)"], "rows": [["a", 1.5], ["b", None]]}
+    assert r"a & 1.5 \\" in tables.latex(data[MIME])
