@@ -2,8 +2,9 @@
 
 The chapter's current source (its prose may have changed since it ran)
 is joined with the cached outputs, outputs are cleaned for print, the
-values of ``{eval}`` roles (resolved by the execute stage) are put into the
-prose, table data becomes booktabs LaTeX, the markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
+values of ``{eval}`` roles (resolved by the execute stage) are put into
+the prose, table data becomes booktabs LaTeX (``tables.py``), the
+markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
 exporter renders ``templates/chapter.tex.j2``.  A chapter whose inputs
 are unchanged is not rendered again.
 """
@@ -116,7 +117,8 @@ def _tables(nb) -> set[str]:
             if data is not None:
                 out.data["text/latex"] = tables.latex(data, cell.metadata.get("caption"),
                                                       cell.metadata.get("label"))
-                labels.update(filter(None, [data.get("label")]))
+                if data.get("label"):
+                    labels.add(data["label"])
     return labels
 
 
