@@ -165,7 +165,8 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
         elif token.type == "myst_line_comment":
             edits.append((start, end, ""))
         elif token.type in ("fence", "colon_fence", "code_block"):
-            edits.append((start, end, _indented(lines[start], _fenced(token, ctx, line))))
+            indent = 4 if token.type == "code_block" else 0  # the indent that made it code
+            edits.append((start, end, _indented(lines[start], _fenced(token, ctx, line), indent)))
         elif token.type == "math_block_label":
             edits.append((start, end, _equation(token.content, token.info, ctx)))
     for start, end, markdown in sorted(edits, reverse=True):
@@ -183,10 +184,10 @@ def _target(label: str, following, lines: list[str], edits) -> str:
     return _raw(f"\\phantomsection\\label{{{label}}}")
 
 
-def _indented(opening: str, markdown: str) -> str:
+def _indented(opening: str, markdown: str, indent: int = 0) -> str:
     """``markdown`` put where a block nested in a list item or quote stood."""
-    column = len(opening) - len(opening.lstrip(" >"))
-    prefix = opening[:column]
+    column = len(opening) - len(opening.lstrip(" >")) - indent
+    prefix = opening[:max(column, 0)]
     if not prefix:
         return markdown
     rest = re.sub(r"[^>]", " ", prefix)
@@ -584,7 +585,7 @@ def _record(line: str, result: Converted, deferred: dict[int, str], ctx: Context
         deferred[int(number)] = _resolve(json.loads(payload), ctx)
     elif kind == "DROPPED":
         tag = json.loads(values)
-        ctx.warn(f"HTML {tag} has no print form and is left out", tag)
+        ctx.warn(f"HTML {tag}> has no print form and is left out", tag)
     else:
         {"LABELS": ctx.labels.update, "REFS": ctx.refs.extend,
          "CITES": result.cites.extend}[kind](values.split())

@@ -24,7 +24,7 @@ local HTML_KEPT = set { "p", "div", "span", "img", "table", "thead", "tbody", "t
   "abbr", "var", "samp", "ins", "html", "body", "head" }
 
 local function dropped(tag)
-  table.insert(records, "%% BOOK-DROPPED " .. pandoc.json.encode("<" .. tag .. ">"))
+  table.insert(records, "%% BOOK-DROPPED " .. pandoc.json.encode("<" .. tag))
 end
 
 local function check_tags(html)
@@ -65,6 +65,7 @@ local function html_inline(inlines, i)
   local el = inlines[i]
   if el.text:match("^<!%-%-") then inlines:remove(i); return end
   local tag, closing = tag_of(el)
+  if closing then return end  -- taken with its opening tag, or by the sweep after
   if tag == "br" then inlines[i] = pandoc.LineBreak(); return end
   if tag == "img" then
     local doc = pandoc.read(el.text, "html")
@@ -95,7 +96,7 @@ local function html_inline(inlines, i)
       end
     end
   end
-  if tag and not HTML_KEPT[tag] and not closing then dropped(tag) end
+  if tag and not HTML_KEPT[tag] then dropped(tag) end
   inlines:remove(i)
 end
 
@@ -104,6 +105,9 @@ local html_pass = {
     -- from the end, so that an inner pair is wrapped before the outer one
     for i = #inlines, 1, -1 do
       if inlines[i] and is_html(inlines[i]) then html_inline(inlines, i) end
+    end
+    for i = #inlines, 1, -1 do  -- closing tags whose opening tag was not here
+      if is_html(inlines[i]) then inlines:remove(i) end
     end
     return inlines
   end,
