@@ -26,6 +26,7 @@ COMMONMARK = [
     "FOOTONE", "FOOTNAMED", "COMBINEMARK", "中文", "日本語", "한국어", "SUPERCALIFRAGILISTIC",
     "SPECIALS # $ % & ~ _ ^ \\ { } end, 50% of $5 and #1.",
     "Table 1.1: A caption with # $ % & _ and",
+    "1.3 Heading with # $ % & ~ _ ^ \\ { } and code_span HEADSPECIAL",
 ]
 HTML = ["HTMLBOLD", "htmlitalic", "BRMARK", "HTMLLINK", "SPANMARK", "HTMLDIVMARK", "HTMLHEAD",
         "HTMLCELL", "two & more"]
@@ -48,7 +49,8 @@ MYST = [
     "EXAMPLEMARK", "See Lemma 2.1 and Exercise 2.2, and the solution.",
 ]
 OUTPUTS = ["ANSIRED and ANSIGREEN", "PROGRESS 3/3", "OUTSPECIALMARK", "PLAINREPRMARK",
-           "WIDEFIGMARK", "Figure 3.1: A very wide figure WIDECAPMARK.", "UNIOUTMARK"]
+           "WIDEFIGMARK", "Figure 3.1: A very wide figure WIDECAPMARK.", "UNIOUTMARK",
+           "REMOVEINPUTOUT"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,8 @@ def test_every_construct_keeps_its_text(hostile, group):
 
 def test_what_has_no_print_form_is_left_out(hostile):
     text = hostile[2]
-    for gone in ("COMMENTMARK", "RAWHTMLMARK", "\x1b[", "PROGRESS 0/3",
+    for gone in ("COMMENTMARK", "RAWHTMLMARK", "\x1b[", "PROGRESS 0/3", "HIDDENSOURCEMARK",
+                 "HIDDENOUTPUTMARK",
                  "{=latex}", "```"):
         assert gone not in text
     assert text.count("PLAINREPRMARK") == 2  # in the code, and as the output
