@@ -167,11 +167,24 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
         elif token.type in ("fence", "colon_fence", "code_block"):
             indent = 4 if token.type == "code_block" else 0  # the indent that made it code
             edits.append((start, end, _indented(lines[start], _fenced(token, ctx, line), indent)))
+        elif token.type == "table_open" and (widths := _table_widths(lines[start:end])):
+            edits.append((start, end, f'::: {{.book-widths widths="{widths}"}}\n'
+                                      + "\n".join(lines[start:end]) + "\n:::"))
         elif token.type == "math_block_label":
             edits.append((start, end, _equation(token.content, token.info, ctx)))
     for start, end, markdown in sorted(edits, reverse=True):
         lines[start:end] = [markdown]
     return "\n".join(lines)
+
+
+def _table_widths(rows: list[str]) -> str | None:
+    """Relative column widths of a pipe table too wide for one line (from
+    its dashes), as pandoc's markdown reader makes it, so its cells wrap;
+    CommonMark readers keep every column as wide as its text."""
+    if max(len(row) for row in rows) <= 72 or rows[0].startswith((" ", ">")):
+        return None
+    dashes = [len(cell.strip()) for cell in rows[1].strip().strip("|").split("|")]
+    return " ".join(f"{d / sum(dashes):.4f}" for d in dashes)
 
 
 def _target(label: str, following, lines: list[str], edits) -> str:

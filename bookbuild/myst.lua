@@ -225,24 +225,46 @@ end
 
 local KEY = "[%w_][%w_:%.%-/]*"
 
-local function keys_of(inner)
-  local ids = {}
+-- "see @key, ch. 3": a prefix, the key and a locator (either may be empty)
+local function citation_of(part)
+  local prefix, key, suffix = part:match("^(.-)%-?@(" .. KEY .. ")(.*)$")
+  if not key then return nil end
+  local trail = key:match("[:%.%-/]+$") or ""
+  key = key:sub(1, #key - #trail)
+  return { id = key, prefix = prefix:gsub("%s+$", ""), suffix = trail .. suffix }
+end
+
+local function citations_of(inner)
+  local list = {}
   for part in (inner .. ";"):gmatch("%s*(.-)%s*;") do
-    local key = part:match("^%-?@(" .. KEY .. ")$")
-    if not key then return nil end
-    table.insert(ids, (key:gsub("[:%.%-/]+$", "")))
+    local c = citation_of(part)
+    if not c then return nil end
+    c.suffix = c.suffix:gsub("^%s*,%s*", "")
+    table.insert(list, c)
   end
-  return #ids > 0 and ids or nil
+  return #list > 0 and list or nil
 end
 
 -- [@a; @b] (in parentheses) and @a (in the text), as pandoc and Quarto
 -- read them; keys with a cross-reference prefix (fig-, sec-...) are \Cref.
-local function citation_latex(ids, in_text)
-  local all_xref = true
-  for _, id in ipairs(ids) do all_xref = all_xref and is_xref(id) end
+local function citation_latex(list, in_text)
+  local ids, all_xref, notes = {}, true, false
+  for _, c in ipairs(list) do
+    table.insert(ids, c.id)
+    all_xref = all_xref and is_xref(c.id)
+    notes = notes or c.prefix ~= "" or c.suffix ~= ""
+  end
   if all_xref then return ref_latex(ids) end
   for _, id in ipairs(ids) do table.insert(cites, id) end
-  return (in_text and "\\textcite{" or "\\autocite{") .. table.concat(ids, ",") .. "}"
+  local macro = in_text and "\\textcite" or "\\autocite"
+  if not notes then return macro .. "{" .. table.concat(ids, ",") .. "}" end
+  local out = { macro .. (#list > 1 and "s" or "") }
+  for _, c in ipairs(list) do
+    local notes = c.prefix ~= "" and "[" .. plain_latex(c.prefix) .. "]" or ""
+    if notes ~= "" or c.suffix ~= "" then notes = notes .. "[" .. plain_latex(c.suffix) .. "]" end
+    table.insert(out, notes .. "{" .. c.id .. "}")
+  end
+  return table.concat(out)
 end
 
 local function bracket_citation(inlines, i)
@@ -254,7 +276,7 @@ local function bracket_citation(inlines, i)
     else return false end
     local inner, rest = text:match("^%[(.-)%](.*)$")
     if inner then
-      local ids = keys_of(inner)
+      local ids = citations_of(inner)
       if not ids then return false end
       for _ = i, j do inlines:remove(i) end
       if rest ~= "" then inlines:insert(i, pandoc.Str(rest)) end
@@ -266,13 +288,13 @@ local function bracket_citation(inlines, i)
 end
 
 local function bare_citation(inlines, i)
-  local before, key, rest = inlines[i].text:match("^([%(]?)@(" .. KEY .. ")(.*)$")
-  if not key then return end
-  local trail = key:match("[:%.%-/]+$") or ""
-  key = key:sub(1, #key - #trail)
-  local new = { pandoc.RawInline("latex", citation_latex({ key }, true)) }
+  local before, rest = inlines[i].text:match("^([%(]?)(@.*)$")
+  local c = rest and citation_of(rest)
+  if not c then return end
+  local new = { pandoc.RawInline("latex", citation_latex({ { id = c.id, prefix = "", suffix = "" } },
+    true)) }
   if before ~= "" then table.insert(new, 1, pandoc.Str(before)) end
-  if trail .. rest ~= "" then table.insert(new, pandoc.Str(trail .. rest)) end
+  if c.suffix ~= "" then table.insert(new, pandoc.Str(c.suffix)) end
   inlines:remove(i)
   for k = #new, 1, -1 do inlines:insert(i, new[k]) end
 end
@@ -296,7 +318,7 @@ local function myst_inlines(inlines)
       end
     end
     if inlines[i] and inlines[i].t == "Str" then
-      if inlines[i].text:match("^%[%-?@") then
+      if inlines[i].text:match("^%[") then
         bracket_citation(inlines, i)
       elseif inlines[i].text:match("^%(?@") then
         bare_citation(inlines, i)
@@ -377,6 +399,18 @@ local function list_table(div)
   return tbl
 end
 
+-- A wide pipe table with the relative widths the builder measured.
+local function fit_widths(div)
+  local tbl = div.content[1]
+  local specs, k = {}, 1
+  for w in div.attributes.widths:gmatch("%S+") do
+    specs[k] = { tbl.colspecs[k][1], tonumber(w) }
+    k = k + 1
+  end
+  tbl.colspecs = specs
+  return tbl
+end
+
 local BOXES = set { "note", "tip", "hint", "important", "warning", "caution", "attention",
                     "danger", "error", "seealso", "admonition", "dropdown" }
 
@@ -405,6 +439,7 @@ local myst_pass = {
   Div = function(div)
     local kind = div.classes[1]
     if kind == "book-list-table" then return list_table(div) end
+    if kind == "book-widths" then return fit_widths(div) end
     if kind and BOXES[kind] then return admonition(div, kind) end
     return nil
   end,

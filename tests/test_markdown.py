@@ -582,3 +582,26 @@ def test_sphinx_code_roles_and_small_roles(chapter_path):
                                 "{abbr}`LLM (large language model)`\n").cells[0]
     assert "\\texttt{Ctrl+C}" in tex and "\\texttt{np.\\allowbreak{}mean}" in tex
     assert "\\textsubscript{2}" in tex and "\\(x^2\\)" in tex and "LLM (large language model)" in tex
+
+
+def test_citation_with_prefix_and_locator(chapter_path):
+    out = convert(chapter_path, "As [see @k1, ch. 3] and [@k2, p. 4; @k3], by @k1, then.\n")
+    tex = out.cells[0]
+    assert "\\autocite[see][ch. 3]{k1}" in tex
+    assert "\\autocites[p. 4]{k2}{k3}," in tex
+    assert "by \\textcite{k1}, then." in tex
+    assert out.cites == ["k1", "k2", "k3", "k1"]
+
+
+def test_wide_pipe_table_wraps_with_widths_from_its_dashes(chapter_path):
+    long = "a cell with enough words to make this line longer than seventy-two columns"
+    out = convert(chapter_path, f"| Name | Note |\n|------|---------------|\n| x | {long} |\n\n"
+                                ": Wide {#tbl-w}\n")
+    tex = out.cells[0]
+    assert "p{(\\linewidth - 2\\tabcolsep) * \\real{0.2857}}" in tex
+    assert "\\real{0.7143}" in tex and "\\label{tbl-w}" in tex
+
+
+def test_narrow_pipe_table_keeps_natural_widths(chapter_path):
+    tex = convert(chapter_path, "| a | b |\n|---|---|\n| 1 | 2 |\n").cells[0]
+    assert "@{}ll@{}" in tex and "\\real" not in tex
