@@ -161,7 +161,7 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
         line = first_line + start if first_line else None
         if token.type == "myst_target":
             ctx.labels.add(token.content)
-            edits.append((start, end, _target(token.content, tokens[k + 1:], lines, edits)))
+            edits.append((start, end, _target(token.content, tokens[k + 1:], lines)))
         elif token.type == "myst_line_comment":
             edits.append((start, end, ""))
         elif token.type in ("fence", "colon_fence", "code_block"):
@@ -187,12 +187,12 @@ def _table_widths(rows: list[str]) -> str | None:
     return " ".join(f"{d / sum(dashes):.4f}" for d in dashes)
 
 
-def _target(label: str, following, lines: list[str], edits) -> str:
+def _target(label: str, following, lines: list[str]) -> str:
     """``(label)=``: on the heading after it, or a LaTeX anchor here."""
     block = next((t for t in following if t.map is not None), None)
     if block is not None and block.type == "heading_open":
-        row = block.map[0]
-        lines[row] = f"{lines[row].rstrip().rstrip('#').rstrip()} {{#{label}}}"
+        row = block.map[0]  # an ATX heading's closing #s go, as CommonMark says
+        lines[row] = re.sub(r"(^#+\s*#*|\s+#+)\s*$", "", lines[row].rstrip()) + f" {{#{label}}}"
         return ""
     return _raw(f"\\phantomsection\\label{{{label}}}")
 
@@ -630,6 +630,6 @@ def _resolve(item: dict, ctx: Context) -> str:
 def _pandoc_error(stderr: str, ctx: Context) -> BookError:
     role = re.search(r"unknown MyST role (\{[\w:-]+\})", stderr)
     if role:
-        return ctx.error(role[0], role[1] + "`")
+        return ctx.error(role[0], role[1])
     return BookError(f"pandoc could not convert the markdown: {stderr.strip()}",
                      where=str(ctx.path))

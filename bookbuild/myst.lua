@@ -48,7 +48,7 @@ local WRAP = {
   u = pandoc.Underline, s = pandoc.Strikeout, del = pandoc.Strikeout,
   strike = pandoc.Strikeout, sub = pandoc.Subscript, sup = pandoc.Superscript,
   span = pandoc.Span, small = pandoc.Span, big = pandoc.Span, mark = pandoc.Span,
-  q = pandoc.Quoted and function(c) return pandoc.Quoted("DoubleQuote", c) end,
+  q = function(c) return pandoc.Quoted("DoubleQuote", c) end,
   cite = pandoc.Emph, abbr = pandoc.Span, var = pandoc.Emph, ins = pandoc.Span,
   code = function(c) return pandoc.Code(pandoc.utils.stringify(c)) end,
   kbd = function(c) return pandoc.Code(pandoc.utils.stringify(c)) end,

@@ -160,10 +160,11 @@ def test_unknown_directive_points_at_chapter_line(chapter_path):
 
 
 def test_unknown_role_is_an_error(chapter_path):
+    chapter_path.write_text("# Title\n\nUse {nosuchrole}`x`.\n")
     with pytest.raises(BookError) as info:
         convert(chapter_path, "Use {nosuchrole}`x`.\n")
     assert "nosuchrole" in info.value.message
-    assert info.value.where.startswith(str(chapter_path))
+    assert info.value.where == f"{chapter_path}:3"
 
 
 CODE = """\
@@ -605,3 +606,10 @@ def test_wide_pipe_table_wraps_with_widths_from_its_dashes(chapter_path):
 def test_narrow_pipe_table_keeps_natural_widths(chapter_path):
     tex = convert(chapter_path, "| a | b |\n|---|---|\n| 1 | 2 |\n").cells[0]
     assert "@{}ll@{}" in tex and "\\real" not in tex
+
+
+def test_target_on_heading_with_hash_in_text_and_closing_sequence(chapter_path):
+    out = convert(chapter_path, "(sec-c)=\n## Why C# ##\n\n(sec-d)=\n## Plain C#\n")
+    tex = out.cells[0]
+    assert "\\section{Why C\\#}\\label{sec-c}" in tex
+    assert "\\section{Plain C\\#}\\label{sec-d}" in tex
