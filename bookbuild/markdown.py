@@ -313,7 +313,8 @@ def _admonition(d: Directive, ctx: Context, inner: str) -> str:
         kind = d.name
     label = _label(d, ctx)
     ident = f" #{label}" if label else ""
-    return f'\n::::::: {{.{kind}{ident} title="{escape(title)}"}}\n{inner}\n:::::::\n'
+    heading = f"\n::: book-title\n{title}\n:::\n" if title else ""  # markdown, as MyST has it
+    return f"\n::::::: {{.{kind}{ident}}}\n{heading}\n{inner}\n:::::::\n"
 
 
 def _equation(tex: str, label: str | None, ctx: Context) -> str:

@@ -415,7 +415,13 @@ local BOXES = set { "note", "tip", "hint", "important", "warning", "caution", "a
                     "danger", "error", "seealso", "admonition", "dropdown" }
 
 local function admonition(div, kind)
-  local title = div.attributes.title or ""
+  local title = ""
+  local first = div.content[1]
+  if first and first.t == "Div" and first.classes[1] == "book-title" then
+    local inlines = pandoc.utils.blocks_to_inlines(first.content)
+    title = pandoc.write(pandoc.Pandoc({ pandoc.Plain(inlines) }), "latex"):gsub("%s+$", "")
+    div.content:remove(1)
+  end
   if title == "" then
     title = kind == "seealso" and "See also" or kind:sub(1, 1):upper() .. kind:sub(2)
   end

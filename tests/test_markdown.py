@@ -613,3 +613,9 @@ def test_target_on_heading_with_hash_in_text_and_closing_sequence(chapter_path):
     tex = out.cells[0]
     assert "\\section{Why C\\#}\\label{sec-c}" in tex
     assert "\\section{Plain C\\#}\\label{sec-d}" in tex
+
+
+def test_admonition_title_is_markdown(chapter_path):
+    tex = convert(chapter_path, ":::{admonition} The `f_x` *call* and $n$\nBody.\n:::\n").cells[0]
+    assert ("\\begin{bookadmonition}{admonition}{The \\texttt{f\\_\\allowbreak{}x} "
+            "\\emph{call} and \\(n\\)}") in tex
