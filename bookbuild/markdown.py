@@ -12,6 +12,13 @@ citations, cross-references and HTML into LaTeX and records every label,
 reference, citation key and dropped HTML tag.  What needs the file system
 (images, ``{doc}``, ``{download}``) comes back from the filter as a
 ``\\BOOKDEFER{n}`` marker that is resolved here.
+
+What has no print form is left out with a warning naming file:line, never
+silently: ``{raw}`` other than latex, HTML tags pandoc's HTML reader cannot
+represent (``<video>``, ``<script>``...; comments are dropped quietly), a
+remote image (never fetched: a framed placeholder with its link), an SVG
+without a ``.pdf``/``.png`` twin beside it (LuaLaTeX reads no SVG without
+shell escape: a placeholder).  An unknown role or directive is an error.
 """
 
 import dataclasses
@@ -520,17 +527,21 @@ def _box_open(d: Directive, ctx: Context, kind: str) -> str:
         if not target:
             raise ctx.error("a solution names its exercise: {solution} <label>", line=d.line)
         ctx.refs.append(target)
-        return f"\\begin{{{env}}}{{{target}}}{anchor}"
+        return _raw(f"\\begin{{{env}}}{{{target}}}{anchor}")
     numbered = env.startswith(("bookexercise", "bookprf-")) and not env.endswith("*")
     if numbered and label:  # tcolorbox labels its own counter, for \Cref
-        return f"\\begin{{{env}}}[label={{{label}}}]{{{escape_caption(d.args)}}}"
-    return f"\\begin{{{env}}}{{{escape_caption(d.args)}}}{anchor}"
+        opening, anchor = f"\\begin{{{env}}}[label={{{label}}}]{{", ""
+    else:
+        opening = f"\\begin{{{env}}}{{"
+    if not d.args:
+        return _raw(opening + "}" + anchor)
+    return _around(opening, d.args, "}" + anchor)  # the title is markdown
 
 
 def _box(d: Directive, ctx: Context, inner: str) -> str:
     if "hidden" in d.options:
         return ""
-    return _raw(_box_open(d, ctx, d.name)) + inner + _raw(f"\\end{{{_box_env(d, d.name)}}}")
+    return _box_open(d, ctx, d.name) + inner + _raw(f"\\end{{{_box_env(d, d.name)}}}")
 
 
 def _gate(d: Directive, ctx: Context, kind: str, edge: str) -> str:
@@ -539,7 +550,7 @@ def _gate(d: Directive, ctx: Context, kind: str, edge: str) -> str:
     if edge == "start":
         env = _box_env(d, kind)
         ctx.gates.append((env, ctx.where(d.line, "{" + d.name + "}")))
-        return _raw(_box_open(d, ctx, kind))
+        return _box_open(d, ctx, kind)
     if not ctx.gates:
         raise ctx.error(f"{{{d.name}}} without a {{{kind}-start}} before it",
                         "{" + d.name + "}", line=d.line)

@@ -619,3 +619,9 @@ def test_admonition_title_is_markdown(chapter_path):
     tex = convert(chapter_path, ":::{admonition} The `f_x` *call* and $n$\nBody.\n:::\n").cells[0]
     assert ("\\begin{bookadmonition}{admonition}{The \\texttt{f\\_\\allowbreak{}x} "
             "\\emph{call} and \\(n\\)}") in tex
+
+
+def test_box_titles_are_markdown(chapter_path):
+    tex = convert(chapter_path, ":::{prf:theorem} The `f_x` *bound*\n:label: thm-b\nT.\n:::\n").cells[0]
+    assert "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\_\\allowbreak{}x} " \
+           "\\emph{bound}}" in tex
