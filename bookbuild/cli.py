@@ -90,6 +90,8 @@ def build(args, out: Path, log: Log) -> int:
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rendered = list(pool.map(one, selected))
+    for warning in (w for r in rendered for w in r.warnings):
+        log.warn(warning)
     changed = sum(r.status == "rendered" for r in rendered)
     summary.append(f"rendered: {changed} chapter(s), {len(rendered) - changed} unchanged")
     times["render"] = time.perf_counter() - clock

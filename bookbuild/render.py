@@ -23,7 +23,7 @@ from .files import sha256_file, sha256_json, sha256_text, write_if_changed
 BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
 MAX_OUTPUT_LINES = 40
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_TITLE = re.compile(r"^#\s+(.+?)\s*$", re.M)
+_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t]*$", re.M)  # [ \t]: keep the lines after it
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Rendered:
     refs: list[str] = field(default_factory=list)
     cites: list[str] = field(default_factory=list)
     status: str = "rendered"  # or "unchanged"
+    warnings: list[str] = field(default_factory=list)  # "file:line: message", from markdown
 
 
 def clean_text(text: str) -> str:
@@ -175,7 +176,7 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
         if record["key"] == key and all(
                 Path(p).exists() and sha256_file(Path(p)) == h for p, h in record["includes"].items()):
             return Rendered(chapter, tex, set(record["labels"]), record["refs"],
-                            record["cites"], status="unchanged")
+                            record["cites"], status="unchanged", warnings=record.get("warnings", []))
 
     nb = _merge(source_nb, executed_nb)
     title, title_cell = _title(nb, chapter)
@@ -183,7 +184,11 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
     title_values = values.get(str(inline.positions(nb)[title_cell]), {})
     _computed(nb, values)
     table_labels = _tables(nb)
-    ctx = markdown.Context(path=chapter.path, source_url=book.source_url)
+    chapter_labels = {c.path.resolve().with_suffix(""): c.label for c in book.chapters}
+    ctx = markdown.Context(path=chapter.path, source_url=book.source_url,
+                           lines={c.metadata["book"]["index"]: c.metadata["book"].get("line")
+                                  for c in nb.cells if c.cell_type == "markdown"},
+                           doc_label=chapter_labels.get)
     cells = {-1: inline.substitute(title, title_values)}
     cells.update({c.metadata["book"]["index"]: c.source for c in nb.cells if c.cell_type == "markdown"})
     converted = markdown.convert(cells, ctx)
@@ -226,8 +231,10 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
     includes = {str(p): sha256_file(p) for p in converted.includes}
     write_if_changed(record_path, json.dumps({
         "key": key, "includes": includes, "labels": sorted(converted.labels),
-        "refs": converted.refs, "cites": converted.cites}, indent=1))
-    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites)
+        "refs": converted.refs, "cites": converted.cites, "warnings": converted.warnings},
+        indent=1))
+    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites,
+                    warnings=converted.warnings)
 
 
 def template_error(exc: Exception, fallback: Path) -> BookError | None:

@@ -4,57 +4,42 @@ Each cell gets ``metadata.book.line``: the line of the chapter file where
 it starts (for .md) so that errors point at the author's own file and line.
 """
 
-import re
 import warnings
 
 import jupytext
 import nbformat
+from jupytext.myst import myst_to_notebook
 
 from .config import Chapter
 from .errors import BookError
 
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
+
+def cell_lines(text: str) -> list[int]:
+    """Line (1-based) where each cell of a MyST text begins: a markdown
+    cell's first text line, a code cell's first body line.
+
+    jupytext's own source map gives where each cell's block starts (a
+    markdown chunk's first line, a code fence's first inner line); from
+    there we step over blank lines, and over a code cell's options
+    (``:key: value`` lines or a YAML block), to the cell's own first line.
+    """
+    nb = myst_to_notebook(text, add_source_map=True)
+    rows = text.splitlines()
+    lines = []
+    for cell, start in zip(nb.cells, nb.metadata["source_map"], strict=True):
+        first = next((row for row in cell.source.split("\n") if row.strip()), None)
+        if cell.cell_type == "markdown" or first is None:
+            line = next((k for k in range(start, len(rows)) if rows[k].strip()), start)
+        else:  # the body is the fence's content after its options
+            line = next((k for k in range(start, len(rows)) if rows[k] == first), start)
+        lines.append(line + 1)
+    return lines
 
 
 def code_cell_lines(text: str) -> list[int]:
-    """First line of each code cell's body, in order (1-based).
-
-    jupytext keeps no positions, so we find the ``{code-cell}`` fences
-    ourselves, skipping any fenced block that merely shows one; option
-    lines (``:key: value``) and a YAML block come before the body.
-    """
-    lines = text.splitlines()
-    starts = []
-    i = 0
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        fence = m["fence"]
-        close = next((j for j in range(i + 1, len(lines))
-                      if lines[j].strip().startswith(fence[0] * len(fence))
-                      and set(lines[j].strip()) == {fence[0]}), len(lines))
-        if m["info"].startswith("{code-cell}"):
-            j = i + 1
-            if j < close and lines[j].strip() == "---":
-                j = next((k for k in range(j + 1, close) if lines[k].strip() == "---"), close) + 1
-            while j < close and re.match(r"^:[\w-]+:", lines[j]):
-                j += 1
-            starts.append(j + 1)
-        i = close + 1
-    return starts
-
-
-def _first_line(text: str, source: str, after: int) -> int | None:
-    """Line (1-based, > ``after``) where a markdown cell's text begins."""
-    first = next((row.strip() for row in source.splitlines() if row.strip()), None)
-    if first is None:
-        return None
-    for number, line in enumerate(text.splitlines()[after:], after + 1):
-        if line.strip() == first:
-            return number
-    return None
+    """First line of each code cell's body, in order (1-based)."""
+    nb = myst_to_notebook(text)
+    return [line for cell, line in zip(nb.cells, cell_lines(text), strict=True) if cell.cell_type == "code"]
 
 
 def read(chapter: Chapter) -> nbformat.NotebookNode:
@@ -69,17 +54,16 @@ def read(chapter: Chapter) -> nbformat.NotebookNode:
     except Exception as exc:  # jupytext and nbformat raise many kinds
         raise BookError(f"cannot read chapter: {exc}", where=str(path)) from None
 
-    text = path.read_text() if path.suffix == ".md" else ""
-    starts = iter(code_cell_lines(text))
-    cursor = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lines = cell_lines(path.read_text()) if path.suffix == ".md" else []
+    # a front-matter cell jupytext may add comes first, outside the source map
+    offset = len(nb.cells) - len(lines)
     for index, cell in enumerate(nb.cells):
         book = cell.metadata.setdefault("book", {})
         book["index"] = index
-        if not text:
-            continue
-        line = next(starts, None) if cell.cell_type == "code" else _first_line(text, cell.source, cursor)
-        if line is not None:
-            book["line"] = cursor = line
+        if lines and index >= offset:
+            book["line"] = lines[index - offset]
     return nb
 
 
