@@ -100,7 +100,10 @@ def roles(text: str, names=(EVAL, CONST), inline: bool = False) -> list[Role]:
 
 def escape_markdown(text: str) -> str:
     """``text`` as a markdown source that reads as exactly that text."""
-    return _PUNCTUATION.sub(r"\\\1", " ".join(text.split("\n")))
+    # An escaped "@" still reads as a citation to the filter, which sees
+    # pandoc's text after escapes are gone: pass it as raw LaTeX instead.
+    return _PUNCTUATION.sub(lambda m: "`@`{=latex}" if m[1] == "@" else "\\" + m[1],
+                            " ".join(text.split("\n")))
 
 
 def substitute(text: str, values: dict[str, str], markdown: bool = True,
