@@ -222,3 +222,25 @@ def test_a_long_box_breaks_with_a_few_lines_on_each_page_and_is_reported(layout)
 def test_no_list_of_listings_without_listings_and_one_with(layout):
     _, pages = layout
     assert pages_with(pages, "List of Listings") and not pages_with(pages, "List of Figures")
+
+
+def test_remove_input_keeps_outputs_and_remove_stdout_drops_prints():
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from bookbuild import render
+
+    def cell(tags, text):
+        c = new_code_cell("print('code')", metadata={"tags": tags, "book": {"line": 1}})
+        c.outputs = [new_output("stream", name="stdout", text=text),
+                     new_output("stream", name="stderr", text=text + "-ERR")]
+        return c
+
+    nb = new_notebook(cells=[cell(["remove-input"], "KEPT-PRINT"),
+                             cell(["remove-input", "remove-stdout"], "DROPPED-PRINT")])
+    chapter = {"title": "T", "title_plain": "T", "label": "ch-t", "appendix": False,
+               "source": "t.md", "source_url": "", "video": "", "qr": "", "path": "t.md"}
+    tex, _ = render._exporter(ROOT / "templates").from_notebook_node(
+        nb, resources={"book_chapter": chapter, "book_markdown": {}})
+    assert "print('code')" not in tex and "bookcode" not in tex  # as in MyST: outputs stay
+    assert "\\begin{bookoutput}\nKEPT-PRINT" in tex
+    assert "DROPPED-PRINT\n" not in tex and "DROPPED-PRINT-ERR" in tex
