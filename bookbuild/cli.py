@@ -94,8 +94,7 @@ def build_lock(out: Path):
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
-        if os.path.exists(out / LOCK):
-            os.ftruncate(fd, 0)
+        os.ftruncate(fd, 0)  # no stale pid for the next waiter to name
         os.close(fd)  # releases the lock
 
 

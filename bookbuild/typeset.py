@@ -69,12 +69,17 @@ class Typeset:
                  _count(self.underfull_vbox, "underfull vbox", "underfull vboxes"),
                  _count(len(self.split or []), "split listing", "split listings")]
         if self.split:
-            notes[-1] += " (" + ", ".join(self.split) + ")"
+            more = len(self.split) - _SHOWN_SPLITS
+            notes[-1] += (" (" + ", ".join(self.split[:_SHOWN_SPLITS])
+                          + (f" and {more} more" if more > 0 else "") + ")")
         if self.missing_chars:
             notes.append(_count(self.missing_chars, "missing glyph", "missing glyphs"))
         if self.undefined:
             notes.append("undefined: " + ", ".join(self.undefined))
         return ", ".join(notes)
+
+
+_SHOWN_SPLITS = 4  # the summary is one line
 
 
 def _count(n: int, one: str, many: str) -> str:

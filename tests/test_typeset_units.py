@@ -200,6 +200,8 @@ def test_summary_line_names_every_kind_of_warning():
                              missing_chars=2, undefined=["sec-x"], split=["a.md:1", "b.md:2"])
     assert result.warnings() == ("1 overfull box, 1 underfull vbox, 2 split listings "
                                  "(a.md:1, b.md:2), 2 missing glyphs, undefined: sec-x")
+    many = typeset.Typeset(Path("b.pdf"), 3, "typeset", split=[f"c.md:{n}" for n in range(6)])
+    assert many.warnings().endswith("6 split listings (c.md:0, c.md:1, c.md:2, c.md:3 and 2 more)")
 
 
 def test_a_stamp_from_before_the_new_counts_still_loads():
