@@ -155,6 +155,8 @@ def layout_chapter(tmp_path: Path) -> str:
     parts = ["\\chapter{Layout}\\label{ch-layout}"]
     for k in range(1, 25):
         parts.append(f"% BOOK-SOURCE layout.md:{k}")
+        if k % 4 == 2:
+            parts.append(f"\\section{{HEADING{k:02d}}}")
         parts.append(FILLER * (k % 7 * 3 + 1))
         body = "\n".join(f"BOX{k:02d}-LINE{j:02d}" for j in range(1, 13))
         if k % 3:
@@ -205,6 +207,16 @@ def test_short_boxes_and_listings_never_break(layout):
         assert len(pages_with(pages, f"BOX{k:02d}-LINE")) == 1, f"box {k} broke"
         if k % 3 == 0:
             assert pages_with(pages, f"Listing .*CAPTION{k:02d}") == pages_with(pages, f"BOX{k:02d}-")
+
+
+@pytest.mark.latex
+def test_a_heading_never_ends_a_page(layout):
+    _, pages = layout
+    body = [(n, text) for n, text in enumerate(pages, 1) if "Filler" in text]  # not the toc
+    assert len(set(re.findall(r"HEADING\d\d", "".join(text for _, text in body)))) == 6
+    for n, text in body:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        assert "HEADING" not in last, f"page {n} ends with the heading {last!r}"
 
 
 @pytest.mark.latex
