@@ -1,11 +1,13 @@
 """``python build.py pdf | execute | clean``: the pipeline's command line."""
 
 import argparse
+import fcntl
 import os
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import config, files, prose, render, sources, typeset
@@ -14,6 +16,7 @@ from .execute import Paths, execute_all
 from .log import PERIOD, Log
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = "build.lock"  # in the build folder
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,22 +50,56 @@ def main(argv: list[str] | None = None) -> int:
               period=float(os.environ.get("BOOK_PROGRESS_SECONDS", PERIOD)))
     try:
         out = (args.out or args.book.resolve().parent / "build").resolve()
-        if args.command == "clean":
-            shutil.rmtree(out, ignore_errors=True)
-            log.info(f"removed {out}")
-            return 0
-        memo = out / "cache" / "file-hashes.json"
-        files.load_hash_memo(memo)
-        try:
-            return build(args, out, log)
-        finally:
-            files.save_hash_memo(memo)
+        with build_lock(out):
+            if args.command == "clean":
+                shutil.rmtree(out, ignore_errors=True)
+                log.info(f"removed {out}")
+                return 0
+            memo = out / "cache" / "file-hashes.json"
+            files.load_hash_memo(memo)
+            try:
+                return build(args, out, log)
+            finally:
+                files.save_hash_memo(memo)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; the last good PDF and the cache are untouched", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def build_lock(out: Path):
+    """Hold ``out/build.lock`` for the whole command.  A second build in the
+    same folder (an author's watcher and a manual run) waits for the first,
+    and says so once, instead of racing it through the caches and LaTeX."""
+    waiting = False
+    while True:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not waiting:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                print(f"waiting for another build in {out} (pid {holder})", file=sys.stderr,
+                      flush=True)
+                waiting = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:  # a `clean` that held the lock may have removed the folder, lock file and all
+            if os.path.samestat(os.fstat(fd), os.stat(out / LOCK)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.ftruncate(fd, 0)  # no stale pid for the next waiter to name
+        os.close(fd)  # releases the lock
 
 
 def build(args, out: Path, log: Log) -> int:
@@ -106,12 +143,7 @@ def build(args, out: Path, log: Log) -> int:
     result = typeset.typeset(book, rendered, main, pdf, out / "latex", only, log)
     times["typeset"] = time.perf_counter() - clock
     summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
-    notes = [f"{result.overfull} overfull boxes"]
-    if result.missing_chars:
-        notes.append(f"{result.missing_chars} missing glyphs")
-    if result.undefined:
-        notes.append("undefined: " + ", ".join(result.undefined))
-    summary.append("warnings: " + ", ".join(notes))
+    summary.append("warnings: " + result.warnings())
     return _finish(log, summary, times)
 
 

@@ -188,6 +188,9 @@ def _kernel_env(book: Book, paths: Paths) -> dict[str, str]:
         BOOK_DIR=str(book.root),  # where a chapter finds the data files it declares
         TQDM_DISABLE="1",  # progress bars belong in terminals, not in the book
         MPLBACKEND="module://matplotlib_inline.backend_inline",
+        # matplotlib dates its PDFs by this: a figure file is the same bytes
+        # whenever its chapter runs (the cache would make any date a lie anyway)
+        SOURCE_DATE_EPOCH="0",
     )
     return env
 

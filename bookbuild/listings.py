@@ -68,11 +68,13 @@ def excerpt(path: Path, pyobject: str | None = None) -> Excerpt:
 
 
 def listing_block(ex: Excerpt, caption_tex: str, label: str | None, where_tex: str, url: str) -> str:
-    """A captioned, numbered listing that may break across pages."""
+    """A captioned, numbered listing; book.tex.j2 keeps a short one in one
+    piece, which is why it is told the number of lines."""
     label_tex = f"\\label{{{label}}}" if label else ""
     link = f"\\href{{{url}}}{{{where_tex}}}" if url else where_tex
+    lines = ex.last_line - ex.first_line + 1
     return (
-        f"\\begin{{booklisting}}{{{caption_tex}{label_tex}}}{{{link}}}\n"
+        f"\\begin{{booklisting}}{{{caption_tex}{label_tex}}}{{{link}}}{{{lines}}}\n"
         f"\\begin{{booklistingcode}}[firstnumber={ex.first_line}]\n"
         f"{highlight(ex.code)}\n"
         "\\end{booklistingcode}\n"

@@ -5,9 +5,16 @@ bibliography before LaTeX runs, so an author learns which chapter (and
 line) names an undefined key.  LaTeX is skipped when none of its inputs
 changed; on failure the error is traced back to the chapter and cell that
 produced the offending line, and the last good PDF stays in place.
+
+The PDF is reproducible: its dates are the last commit's (or
+``SOURCE_DATE_EPOCH``'s), its trailer /ID is a hash of its own bytes, and
+nothing in it names the folder it was built in, so two builds of one commit
+give the same bytes wherever they run.
 """
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,12 +26,28 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from . import listings, markdown
 from .config import Book, Chapter
 from .errors import BookError, located
-from .files import atomic_copy, atomic_write_text, sha256_json, sha256_tree, write_if_changed
+from .files import (
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_text,
+    sha256_json,
+    sha256_tree,
+    write_if_changed,
+)
 from .render import Rendered, template_error
 
 _BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
 _ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
 _SOURCE = re.compile(r"^% BOOK-SOURCE (?P<where>.+)$")
+_SPLIT = re.compile(r"^BOOK-SPLIT (?P<file>.+):(?P<line>\d+)$", re.M)
+
+# Dates when neither SOURCE_DATE_EPOCH nor a git commit gives one (a book
+# copied out of its repository): a constant, never the clock.  0 is
+# 1970-01-01, which reads plainly as "no date".
+FALLBACK_EPOCH = 0
+# The trailer /ID that book.tex.j2 asks LuaTeX to write, replaced afterwards
+# by a hash of the finished PDF: an ID that depends on the content only.
+TRAILER_ID_PLACEHOLDER = "0" * 32
 
 
 @dataclass
@@ -33,9 +56,34 @@ class Typeset:
     pages: int
     status: str  # "typeset" or "unchanged"
     overfull: int = 0
-    underfull: int = 0
+    underfull: int = 0  # \hbox
+    underfull_vbox: int = 0
     undefined: list[str] | None = None
     missing_chars: int = 0
+    split: list[str] | None = None  # where a box of code or output broke across pages
+
+    def warnings(self) -> str:
+        """The summary's warnings line, e.g. "0 overfull boxes, 3 underfull vboxes,
+        1 split listing (intro.md:40)"."""
+        notes = [_count(self.overfull, "overfull box", "overfull boxes"),
+                 _count(self.underfull_vbox, "underfull vbox", "underfull vboxes"),
+                 _count(len(self.split or []), "split listing", "split listings")]
+        if self.split:
+            more = len(self.split) - _SHOWN_SPLITS
+            notes[-1] += (" (" + ", ".join(self.split[:_SHOWN_SPLITS])
+                          + (f" and {more} more" if more > 0 else "") + ")")
+        if self.missing_chars:
+            notes.append(_count(self.missing_chars, "missing glyph", "missing glyphs"))
+        if self.undefined:
+            notes.append("undefined: " + ", ".join(self.undefined))
+        return ", ".join(notes)
+
+
+_SHOWN_SPLITS = 4  # the summary is one line
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def bib_keys(path: Path) -> set[str]:
@@ -121,12 +169,25 @@ def write_main(book: Book, rendered: list[Rendered], tex_dir: Path, templates: P
             repository=book.repository,
             bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
             parts=parts, appendices=[entry(r) for r in rendered if r.chapter.appendix],
-            pygments=listings.style_definitions(), only=only)
+            pygments=listings.style_definitions(), only=only,
+            trailer_id=TRAILER_ID_PLACEHOLDER)
     except TemplateError as exc:
         raise template_error(exc, templates / "book.tex.j2") from None
     main = tex_dir / f"{name}.tex"
     write_if_changed(main, text)
     return main
+
+
+def _source_of(tex_file: Path, line_no: int, rendered: list[Rendered]) -> str | None:
+    """The chapter file and line (from its ``% BOOK-SOURCE`` marks) that
+    produced ``tex_file:line_no``; None for LaTeX that no chapter produced."""
+    for r in rendered:
+        if r.tex.resolve() == tex_file:
+            for source_line in tex_file.read_text().splitlines()[:line_no][::-1]:
+                if s := _SOURCE.match(source_line):
+                    return s["where"]
+            return str(r.chapter.path)
+    return None
 
 
 def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> BookError:
@@ -138,15 +199,11 @@ def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> Book
         excerpt = "\n".join(lines[index:index + 8])
         tex_file = (tex_dir / m["file"]).resolve()
         line_no = int(m["line"])
-        where = f"{tex_file}:{line_no}"
-        for r in rendered:
-            if r.tex.resolve() == tex_file:
-                where = str(r.chapter.path)
-                for source_line in tex_file.read_text().splitlines()[:line_no][::-1]:
-                    if s := _SOURCE.match(source_line):
-                        where = s["where"]
-                        break
-                excerpt += f"\n(generated LaTeX: {tex_file}:{line_no})"
+        where = _source_of(tex_file, line_no, rendered)
+        if where is None:
+            where = f"{tex_file}:{line_no}"
+        else:
+            excerpt += f"\n(generated LaTeX: {tex_file}:{line_no})"
         return BookError(f"LaTeX error: {m['message']}", where=where, detail=excerpt)
     bang = next((i for i, row in enumerate(lines) if row.startswith("!")), None)
     detail = "\n".join(lines[bang:bang + 10]) if bang is not None else "\n".join(lines[-20:])
@@ -164,14 +221,46 @@ def _biber_error(blg: Path, book: Book) -> BookError | None:
     return None
 
 
+def source_date_epoch(root: Path) -> int:
+    """The date LaTeX writes into the PDF: ``SOURCE_DATE_EPOCH`` when set,
+    else the time of the last commit of the repository holding ``root``,
+    else FALLBACK_EPOCH."""
+    if value := os.environ.get("SOURCE_DATE_EPOCH"):
+        if not value.isdigit():
+            raise BookError(f"SOURCE_DATE_EPOCH must be seconds since 1970, not {value!r}")
+        return int(value)
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%ct"],
+                              capture_output=True, text=True)
+    except OSError:  # no git
+        return FALLBACK_EPOCH
+    stamp = proc.stdout.strip()
+    return int(stamp) if proc.returncode == 0 and stamp.isdigit() else FALLBACK_EPOCH
+
+
+def with_content_id(pdf: bytes) -> bytes:
+    """``pdf`` with its placeholder trailer /ID replaced by a hash of the file,
+    so that the ID changes exactly when the content does.  The ID has the
+    placeholder's length: no offset in the cross-reference table moves."""
+    placeholder = f"<{TRAILER_ID_PLACEHOLDER}>".encode()
+    trailer = pdf.rfind(b"/ID")
+    if trailer < 0 or pdf.count(placeholder, trailer) != 2:
+        raise BookError("LuaTeX wrote no placeholder trailer /ID (see \\pdfvariable trailerid "
+                        "in templates/book.tex.j2)")
+    digest = hashlib.sha256(pdf).hexdigest()[:len(TRAILER_ID_PLACEHOLDER)].upper()
+    return pdf[:trailer] + pdf[trailer:].replace(placeholder, f"<{digest}>".encode())
+
+
 def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
             latex_dir: Path, only: bool, log) -> Typeset:
     stamp_path = latex_dir / f"{main.stem}.stamp.json"
+    epoch = source_date_epoch(book.root)
     inputs = sha256_json({
         "main": sha256_tree(main),
         "chapters": [[sha256_tree(r.tex), sha256_tree(r.tex.with_name(f"{r.chapter.id}_files"))]
                      for r in rendered],
         "bib": sha256_tree(book.bibliography) if book.bibliography else None,
+        "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
     })
     stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     if out_pdf.exists() and stamp.get("inputs") == inputs:
@@ -188,7 +277,10 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
     log.info("typesetting with LuaLaTeX ...")
     cmd = ["latexmk", "-lualatex", "-interaction=nonstopmode", "-halt-on-error",
            "-file-line-error", "-cd-", f"-outdir={latex_dir.resolve()}", main.name]
-    proc = subprocess.run(cmd, cwd=main.parent, capture_output=True, text=True, errors="replace")
+    # FORCE_SOURCE_DATE: \today and \time follow SOURCE_DATE_EPOCH too.
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), FORCE_SOURCE_DATE="1")
+    proc = subprocess.run(cmd, cwd=main.parent, capture_output=True, text=True, errors="replace",
+                          env=env)
     log_file = latex_dir / f"{main.stem}.log"
     log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
     built = latex_dir / f"{main.stem}.pdf"
@@ -201,11 +293,12 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
         raise _latex_error(log_text, main.parent, rendered)
 
     warnings = _warnings(log_text)
+    warnings["split"] = _split_boxes(log_text, main.parent, rendered)
     if warnings["undefined"] and not only:
         raise BookError("LaTeX reports undefined references or citations: "
                         + ", ".join(warnings["undefined"]), where=str(log_file))
     pages = int(m.group(1)) if (m := re.search(r"Output written on .*?\((\d+) pages?", log_text)) else 0
-    atomic_copy(built, out_pdf)
+    atomic_write_bytes(out_pdf, with_content_id(built.read_bytes()))
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
     atomic_write_text(stamp_path, json.dumps({"inputs": inputs, "pages": pages, "warnings": warnings,
@@ -218,6 +311,19 @@ def _warnings(log_text: str) -> dict:
     return {
         "overfull": len(re.findall(r"^Overfull \\hbox", log_text, re.M)),
         "underfull": len(re.findall(r"^Underfull \\hbox", log_text, re.M)),
+        "underfull_vbox": len(re.findall(r"^Underfull \\vbox", log_text, re.M)),
         "undefined": sorted(set(undefined)),
         "missing_chars": len(re.findall(r"^Missing character", log_text, re.M)),
     }
+
+
+def _split_boxes(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> list[str]:
+    """Where the boxes of code and output that broke across pages come from
+    (book.tex.j2 has tcolorbox log ``BOOK-SPLIT <tex file>:<line>`` for each)."""
+    found = []
+    for m in _SPLIT.finditer(log_text):
+        tex_file = (tex_dir / m["file"]).resolve()
+        where = _source_of(tex_file, int(m["line"]), rendered) or f"{tex_file}:{m['line']}"
+        if where not in found:
+            found.append(where)
+    return found

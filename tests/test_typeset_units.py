@@ -169,6 +169,8 @@ Overfull \\hbox (12.3pt too wide) in paragraph at lines 10--12
 Underfull \\hbox (badness 10000) in paragraph at lines 20--20
 Overfull \\hbox (1.0pt too wide) detected at line 33
 Overfull \\vbox (3.0pt too high) has occurred while \\output is active
+Underfull \\vbox (badness 10000) has occurred while \\output is active []
+Underfull \\vbox (badness 1122) detected at line 77
 Missing character: There is no 中 (U+4E2D) in font lmroman10-regular!
 Missing character: There is no 文 (U+6587) in font lmroman10-regular!
 LaTeX Warning: Reference `sec-x' on page 3 undefined on input line 120.
@@ -181,13 +183,31 @@ Output written on book.pdf (42 pages, 123456 bytes).
 
 def test_warnings_counts():
     w = typeset._warnings(LOG)
-    assert w == {"overfull": 2, "underfull": 1, "undefined": ["sec-x", "smith2020"],
-                 "missing_chars": 2}
+    assert w == {"overfull": 2, "underfull": 1, "underfull_vbox": 2,
+                 "undefined": ["sec-x", "smith2020"], "missing_chars": 2}
 
 
 def test_warnings_clean_log():
     assert typeset._warnings("All fine.\n") == {
-        "overfull": 0, "underfull": 0, "undefined": [], "missing_chars": 0}
+        "overfull": 0, "underfull": 0, "underfull_vbox": 0, "undefined": [], "missing_chars": 0}
+
+
+def test_summary_line_names_every_kind_of_warning():
+    result = typeset.Typeset(Path("b.pdf"), 3, "typeset", overfull=0, underfull_vbox=3,
+                             split=["ch.md:40"])
+    assert result.warnings() == "0 overfull boxes, 3 underfull vboxes, 1 split listing (ch.md:40)"
+    result = typeset.Typeset(Path("b.pdf"), 3, "typeset", overfull=1, underfull_vbox=1,
+                             missing_chars=2, undefined=["sec-x"], split=["a.md:1", "b.md:2"])
+    assert result.warnings() == ("1 overfull box, 1 underfull vbox, 2 split listings "
+                                 "(a.md:1, b.md:2), 2 missing glyphs, undefined: sec-x")
+    many = typeset.Typeset(Path("b.pdf"), 3, "typeset", split=[f"c.md:{n}" for n in range(6)])
+    assert many.warnings().endswith("6 split listings (c.md:0, c.md:1, c.md:2, c.md:3 and 2 more)")
+
+
+def test_a_stamp_from_before_the_new_counts_still_loads():
+    old = {"overfull": 1, "underfull": 0, "undefined": [], "missing_chars": 0}
+    assert typeset.Typeset(Path("b.pdf"), 3, "unchanged", **old).warnings() == (
+        "1 overfull box, 0 underfull vboxes, 0 split listings")
 
 
 CH_TEX = [
@@ -275,3 +295,30 @@ def test_template_errors_name_the_template_and_line(tmp_path, rendered):
     with pytest.raises(BookError) as info:
         typeset.write_main(book, [r1, r2], tmp_path, templates, "book", only=False)
     assert info.value.where.endswith("book.tex.j2:2") and "no_such_variable" in str(info.value)
+
+
+def test_split_boxes_are_traced_to_their_cells(latex_setup):
+    tex_dir, rendered = latex_setup
+    log = ("BOOK-SPLIT ./ch.tex:10\nnoise\nBOOK-SPLIT ./ch.tex:13\n"
+           "BOOK-SPLIT ./ch.tex:10\nBOOK-SPLIT ./book.tex:5\n")
+    assert typeset._split_boxes(log, tex_dir, rendered) == [
+        "/src/book/ch.md:15", f"{(tex_dir / 'book.tex').resolve()}:5"]
+    assert typeset._split_boxes("no boxes broke\n", tex_dir, rendered) == []
+
+
+PDF_TAIL = b"xref stream << /Size 9 /ID [<%s> <%s>] /Filter /FlateDecode >>\n%%%%EOF\n"
+
+
+def test_content_id_replaces_the_placeholder_by_the_files_hash():
+    zeros = typeset.TRAILER_ID_PLACEHOLDER.encode()
+    pdf = b"%PDF-1.5 body " + PDF_TAIL % (zeros, zeros)
+    out = typeset.with_content_id(pdf)
+    assert len(out) == len(pdf) and zeros not in out
+    other = typeset.with_content_id(pdf.replace(b"body", b"BODY"))
+    assert other.replace(b"BODY", b"body") != out, "the ID depends on the content"
+    assert typeset.with_content_id(pdf) == out, "and on nothing else"
+
+
+def test_content_id_needs_the_placeholder():
+    with pytest.raises(BookError, match="trailer /ID"):
+        typeset.with_content_id(b"%PDF-1.5 " + PDF_TAIL % (b"AB" * 16, b"AB" * 16))
