@@ -12,11 +12,11 @@ from pathlib import Path
 
 from . import config, files, prose, render, sources, typeset
 from .errors import BookError
-from .execute import Paths, execute_all
+from .execute import execute_all
+from .layout import Layout
 from .log import PERIOD, Log
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCK = "build.lock"  # in the build folder
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,18 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     log = Log(0 if args.quiet else 2 if args.verbose else 1,
               period=float(os.environ.get("BOOK_PROGRESS_SECONDS", PERIOD)))
     try:
-        out = (args.out or args.book.resolve().parent / "build").resolve()
-        with build_lock(out):
+        layout = Layout((args.out or args.book.resolve().parent / "build").resolve())
+        with build_lock(layout):
             if args.command == "clean":
-                shutil.rmtree(out, ignore_errors=True)
-                log.info(f"removed {out}")
+                shutil.rmtree(layout.out, ignore_errors=True)
+                log.info(f"removed {layout.out}")
                 return 0
-            memo = out / "cache" / "file-hashes.json"
-            files.load_hash_memo(memo)
+            memo = files.HashMemo(layout.hash_memo)
             try:
-                return build(args, out, log)
+                return build(args, layout, memo, log)
             finally:
-                files.save_hash_memo(memo)
+                memo.save()
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -70,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def build_lock(out: Path):
-    """Hold ``out/build.lock`` for the whole command.  A second build in the
+def build_lock(layout: Layout):
+    """Hold ``build/build.lock`` for the whole command.  A second build in the
     same folder (an author's watcher and a manual run) waits for the first,
     and says so once, instead of racing it through the caches and LaTeX."""
+    out, lock = layout.out, layout.lock
     waiting = False
     while True:
         out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -88,7 +88,7 @@ def build_lock(out: Path):
                 waiting = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:  # a `clean` that held the lock may have removed the folder, lock file and all
-            if os.path.samestat(os.fstat(fd), os.stat(out / LOCK)):
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
                 break
         except FileNotFoundError:
             pass
@@ -102,15 +102,14 @@ def build_lock(out: Path):
         os.close(fd)  # releases the lock
 
 
-def build(args, out: Path, log: Log) -> int:
+def build(args, layout: Layout, memo: files.HashMemo, log: Log) -> int:
     times: dict[str, float] = {}
     clock = time.perf_counter()
     book = config.load(args.book)
     selected = [book.chapter(args.only)] if args.only else book.chapters
-    paths = Paths(out)
-    check_prose(book, selected, paths, log, args.strict or os.environ.get("CI") == "true")
+    check_prose(book, selected, layout, log, args.strict or os.environ.get("CI") == "true")
 
-    results = execute_all(book, selected, paths, log, rerun=args.rerun, jobs=args.jobs)
+    results = execute_all(book, selected, layout, memo, log, rerun=args.rerun, jobs=args.jobs)
     times["execute"] = time.perf_counter() - clock
     executed = [r for r in results.values() if r.status == "executed"]
     summary = [f"chapters: {len(executed)} executed, {len(results) - len(executed)} cached"]
@@ -118,12 +117,11 @@ def build(args, out: Path, log: Log) -> int:
         return _finish(log, summary, times)
 
     clock = time.perf_counter()
-    tex_dir = out / "tex"
     templates = ROOT / "templates"
 
     def one(ch):
-        return render.render(book, ch, sources.read(ch), results[ch.id].notebook,
-                             paths.cached(ch), tex_dir, templates)
+        return render.render(book, ch, sources.read(ch), results[ch.id].notebook, layout,
+                             memo, templates)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rendered = list(pool.map(one, selected))
@@ -135,21 +133,21 @@ def build(args, out: Path, log: Log) -> int:
 
     clock = time.perf_counter()
     only = bool(args.only)
-    elsewhere = typeset.labels_elsewhere(book, rendered, tex_dir) if only else set()
+    elsewhere = typeset.labels_elsewhere(book, rendered, layout) if only else set()
     typeset.check_keys(book, rendered, elsewhere)
     name = f"only-{selected[0].id}" if only else "book"
-    main = typeset.write_main(book, rendered, tex_dir, templates, name, only)
-    pdf = out / (f"{selected[0].id}.pdf" if only else "book.pdf")
-    result = typeset.typeset(book, rendered, main, pdf, out / "latex", only, log)
+    main = typeset.write_main(book, rendered, layout, templates, name, only)
+    pdf = layout.out / (f"{selected[0].id}.pdf" if only else "book.pdf")
+    result = typeset.typeset(book, rendered, main, pdf, layout, memo, only, log)
     times["typeset"] = time.perf_counter() - clock
     summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
     summary.append("warnings: " + result.warnings())
     return _finish(log, summary, times)
 
 
-def check_prose(book, chapters, paths: Paths, log: Log, strict: bool) -> None:
+def check_prose(book, chapters, layout: Layout, log: Log, strict: bool) -> None:
     """Warn about numbers typed into prose; with ``strict``, fail on them."""
-    findings = prose.check(chapters, book.prose_allow, paths.cache / "prose.json")
+    findings = prose.check(chapters, book.prose_allow, layout.prose_memo)
     if findings and strict:
         raise BookError(f"{len(findings)} typed number(s) in prose (--strict)",
                         detail="\n".join(map(str, findings)))

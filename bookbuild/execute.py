@@ -32,7 +32,8 @@ import nbformat
 from . import inline, sources
 from .config import Book, Chapter, schedule
 from .errors import BookError
-from .files import atomic_write_text, sha256_file, sha256_json, sha256_tree
+from .files import HashMemo, atomic_write_text, sha256_json
+from .layout import Layout
 from .log import Log
 from .tables import MIME as TABLE_MIME
 
@@ -89,18 +90,7 @@ class Result:
     seconds: float
 
 
-class Paths:
-    def __init__(self, out: Path):
-        self.out = out
-        self.cache = out / "cache"
-        self.artifacts = out / "artifacts"
-        self.work = out / "work"
-
-    def cached(self, chapter: Chapter) -> Path:
-        return self.cache / f"{chapter.id}.ipynb"
-
-
-def static_key(book: Book, chapter: Chapter, nb) -> str:
+def static_key(book: Book, chapter: Chapter, nb, memo: HashMemo) -> str:
     versions = {}
     for name in book.packages:
         try:
@@ -114,7 +104,7 @@ def static_key(book: Book, chapter: Chapter, nb) -> str:
         "versions": versions,
         "seed": book.seed,
         "setup": [SETUP, HELPERS],
-        "data": {d.name: sha256_tree(d) for d in chapter.data},
+        "data": {d.name: memo.tree(d) for d in chapter.data},
     })
 
 
@@ -122,11 +112,11 @@ def _relative(book: Book, path: Path) -> str:
     return os.path.relpath(path, book.root)
 
 
-def staleness(book: Book, chapter: Chapter, nb, key: str,
-              paths: Paths) -> tuple[str, nbformat.NotebookNode | None]:
+def staleness(book: Book, chapter: Chapter, nb, key: str, layout: Layout,
+              memo: HashMemo) -> tuple[str, nbformat.NotebookNode | None]:
     """Why ``chapter`` (read as ``nb``) must run again ("" when its cache is
     fresh) and the cached notebook, with the values of its ``{eval}`` roles."""
-    path = paths.cached(chapter)
+    path = layout.cached(chapter)
     if not path.exists():
         return "never executed", None
     try:
@@ -138,11 +128,11 @@ def staleness(book: Book, chapter: Chapter, nb, key: str,
         return "code cells, data or package versions changed", None
     for rel, digest in record["imports"].items():
         path = book.root / rel
-        if not path.exists() or sha256_file(path) != digest:
+        if not path.exists() or memo.file(path) != digest:
             return f"{rel} changed", None
     for kind in ("uses", "produces"):
         for name, digest in record[kind].items():
-            if sha256_tree(paths.artifacts / name) != digest:
+            if memo.tree(layout.artifacts / name) != digest:
                 return f"artifact {name!r} changed", None
     try:
         attach_evals(chapter, nb, cached)
@@ -157,11 +147,12 @@ def attach_evals(chapter: Chapter, nb, executed) -> None:
     executed.metadata["book_eval"] = inline.resolve(chapter, nb, executed.metadata["book_cache"])
 
 
-def _tracked_imports(book: Book, files: list[str], paths: Paths) -> dict[str, str]:
+def _tracked_imports(book: Book, files: list[str], layout: Layout,
+                     memo: HashMemo) -> dict[str, str]:
     """Hashes of the imported files that belong to the project (not to
     installed packages or the build directory)."""
     roots = [p.resolve() for p in book.python_path]
-    out = paths.out.resolve()
+    out = layout.out.resolve()
     tracked = {}
     for name in files:
         if not name.endswith(".py"):
@@ -172,11 +163,11 @@ def _tracked_imports(book: Book, files: list[str], paths: Paths) -> dict[str, st
         if path.is_relative_to(Path(sys.prefix).resolve()):
             continue
         if any(path.is_relative_to(root) for root in roots) and path.exists():
-            tracked[_relative(book, path)] = sha256_file(path)
+            tracked[_relative(book, path)] = memo.file(path)
     return dict(sorted(tracked.items()))
 
 
-def _kernel_env(book: Book, paths: Paths) -> dict[str, str]:
+def _kernel_env(book: Book, layout: Layout) -> dict[str, str]:
     env = dict(os.environ)
     python_path = [str(p) for p in book.python_path]
     if env.get("PYTHONPATH"):
@@ -184,7 +175,7 @@ def _kernel_env(book: Book, paths: Paths) -> dict[str, str]:
     env.update(
         PYTHONPATH=os.pathsep.join(python_path),
         PYTHONHASHSEED="0",
-        BOOK_ARTIFACTS=str(paths.artifacts.resolve()),
+        BOOK_ARTIFACTS=str(layout.artifacts.resolve()),
         BOOK_DIR=str(book.root),  # where a chapter finds the data files it declares
         TQDM_DISABLE="1",  # progress bars belong in terminals, not in the book
         MPLBACKEND="module://matplotlib_inline.backend_inline",
@@ -229,15 +220,16 @@ def _records(run_nb) -> dict:
     return {"evals": evals, "snapshots": snapshots}
 
 
-def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> nbformat.NotebookNode:
+def run(book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMemo,
+        log: Log) -> nbformat.NotebookNode:
     """Execute ``nb`` top to bottom; return it with outputs and its cache record."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    workdir = paths.work / chapter.id
+    workdir = layout.work(chapter)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    paths.artifacts.mkdir(parents=True, exist_ok=True)
+    layout.artifacts.mkdir(parents=True, exist_ok=True)
 
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     torch_seed = TORCH_SEED.format(seed=book.seed) if "torch" in code else ""
@@ -263,7 +255,7 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
     kernel_log = workdir / "kernel.log"
     try:
         with open(kernel_log, "w") as stderr:  # the kernel's own chatter stays out of the terminal
-            client.execute(env=_kernel_env(book, paths), stderr=stderr)
+            client.execute(env=_kernel_env(book, layout), stderr=stderr)
     except CellExecutionError as exc:
         raise _cell_error(chapter, run_nb.cells, state["cell"], exc.ename, exc.evalue,
                           exc.traceback) from None
@@ -285,15 +277,15 @@ def run(book: Book, chapter: Chapter, nb, key: str, paths: Paths, log: Log) -> n
 
     produced = {}
     for name in chapter.produces:
-        digest = sha256_tree(paths.artifacts / name)
+        digest = memo.tree(layout.artifacts / name)
         if digest is None:
             raise BookError(f"declares it produces artifact {name!r} but wrote nothing to "
-                            f"{paths.artifacts / name}", where=str(chapter.path))
+                            f"{layout.artifacts / name}", where=str(chapter.path))
         produced[name] = digest
     executed.metadata["book_cache"] = {
         "key": key,
-        "imports": _tracked_imports(book, imports, paths),
-        "uses": {name: sha256_tree(paths.artifacts / name) for name in chapter.uses},
+        "imports": _tracked_imports(book, imports, layout, memo),
+        "uses": {name: memo.tree(layout.artifacts / name) for name in chapter.uses},
         "produces": produced,
         **_records(run_nb),
     }
@@ -322,15 +314,15 @@ def _cell_error(chapter: Chapter, cells: list, cell, ename: str, evalue: str,
     return BookError(message, where=where, detail=tail)
 
 
-def last_run_seconds(paths: Paths, chapter: Chapter) -> float | None:
+def last_run_seconds(layout: Layout, chapter: Chapter) -> float | None:
     """How long the chapter's cached run took: the estimate progress shows."""
     try:
-        return nbformat.read(paths.cached(chapter), as_version=4).metadata["book_cache"]["seconds"]
+        return nbformat.read(layout.cached(chapter), as_version=4).metadata["book_cache"]["seconds"]
     except Exception:  # never ran, a cache from before the record had it, or unreadable
         return None
 
 
-def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
+def execute_all(book: Book, selected: list[Chapter], layout: Layout, memo: HashMemo, log: Log,
                 rerun: bool = False, jobs: int = 1) -> dict[str, Result]:
     """Run (or take from the cache) ``selected`` and the chapters whose
     artifacts they use; a chapter starts once its producers are done."""
@@ -341,17 +333,17 @@ def execute_all(book: Book, selected: list[Chapter], paths: Paths, log: Log,
     def one(ch: Chapter) -> Result:
         start = time.perf_counter()
         nb = sources.read(ch)
-        key = static_key(book, ch, nb)
-        reason, cached = ("--rerun", None) if rerun else staleness(book, ch, nb, key, paths)
+        key = static_key(book, ch, nb, memo)
+        reason, cached = ("--rerun", None) if rerun else staleness(book, ch, nb, key, layout, memo)
         if cached is not None:
             log.detail(f"{ch.path.name}: cached")
             return Result(ch, cached, "cached", time.perf_counter() - start)
         log.info(f"executing {ch.path.name} ({reason})")
-        with log.running(ch.path.name, last_run_seconds(paths, ch)):
-            executed = run(book, ch, nb, key, paths, log)
+        with log.running(ch.path.name, last_run_seconds(layout, ch)):
+            executed = run(book, ch, nb, key, layout, memo, log)
         executed.metadata["book_cache"]["seconds"] = round(time.perf_counter() - start, 1)
         with lock:
-            atomic_write_text(paths.cached(ch), nbformat.writes(executed))
+            atomic_write_text(layout.cached(ch), nbformat.writes(executed))
         attach_evals(ch, nb, executed)  # after caching: a failing {eval} needs no new run
         seconds = time.perf_counter() - start
         log.info(f"executed {ch.path.name} in {seconds:.1f} s")

@@ -5,10 +5,8 @@ import json
 import os
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -23,56 +21,68 @@ def sha256_json(value) -> str:
     return sha256_text(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
-# path -> [size, mtime_ns, sha256]: a file whose size and mtime are unchanged
-# is not read again, so checking large data folders costs a stat per file.
-_memo: dict[str, list] = {}
-_memo_dirty = False
+class HashMemo:
+    """Content hashes of files, remembered between builds in ``path``: a
+    file whose size and mtime are unchanged is not read again, so checking
+    large data folders costs a stat per file.  One per build, made by the
+    command line and handed to each stage."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self._known: dict[str, list] = {}  # path -> [size, mtime_ns, sha256]
+        self._dirty = False
+        if path is not None:
+            try:
+                self._known = json.loads(path.read_text())
+            except (OSError, ValueError):
+                pass
+
+    def save(self) -> None:
+        if self._dirty and self.path is not None:
+            atomic_write_text(self.path, json.dumps(self._known))
+
+    def file(self, path: Path) -> str:
+        st = path.stat()
+        key = str(path.resolve())
+        hit = self._known.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        # A file written in the last seconds may change again within the same
+        # mtime tick (git's "racy" case): hash it, but do not trust its stat yet.
+        if time.time() - st.st_mtime > 2:
+            self._known[key] = [st.st_size, st.st_mtime_ns, digest.hexdigest()]
+            self._dirty = True
+        return digest.hexdigest()
+
+    def tree(self, root: Path) -> str | None:
+        """Hash of every file's relative path and content under ``root``.
+
+        ``None`` when ``root`` does not exist, so a missing artifact never
+        compares equal to a recorded one.
+        """
+        if not root.exists():
+            return None
+        if root.is_file():
+            return self.file(root)
+        entries = sorted(p for p in root.rglob("*") if p.is_file())
+        return sha256_json([[p.relative_to(root).as_posix(), self.file(p)] for p in entries])
 
 
-def load_hash_memo(path: Path) -> None:
-    global _memo
+@cache
+def _umask() -> int:
+    """The process's umask.  Linux shows it in /proc; elsewhere reading it
+    means setting it for a moment, which other threads could see."""
     try:
-        _memo = json.loads(path.read_text())
-    except (OSError, ValueError):
-        _memo = {}
-
-
-def save_hash_memo(path: Path) -> None:
-    if _memo_dirty:
-        atomic_write_text(path, json.dumps(_memo))
-
-
-def sha256_file(path: Path) -> str:
-    global _memo_dirty
-    st = path.stat()
-    key = str(path.resolve())
-    hit = _memo.get(key)
-    if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-        return hit[2]
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    # A file written in the last seconds may change again within the same
-    # mtime tick (git's "racy" case): hash it, but do not trust its stat yet.
-    if time.time() - st.st_mtime > 2:
-        _memo[key] = [st.st_size, st.st_mtime_ns, digest.hexdigest()]
-        _memo_dirty = True
-    return digest.hexdigest()
-
-
-def sha256_tree(root: Path) -> str | None:
-    """Hash of every file's relative path and content under ``root``.
-
-    ``None`` when ``root`` does not exist, so a missing artifact never
-    compares equal to a recorded one.
-    """
-    if not root.exists():
-        return None
-    if root.is_file():
-        return sha256_file(root)
-    entries = sorted(p for p in root.rglob("*") if p.is_file())
-    return sha256_json([[p.relative_to(root).as_posix(), sha256_file(p)] for p in entries])
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration):
+        mask = os.umask(0)
+        os.umask(mask)
+        return mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -85,7 +95,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the PDF from other users
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the PDF from other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

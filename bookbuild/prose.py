@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from . import inline
-from .files import sha256_file, sha256_json, write_if_changed
+from .files import sha256_bytes, sha256_json, write_if_changed
 
 _UNIT = (r"(?:[nµu]?s|ms|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|"
          r"[kKMGTP]i?B|[kKMBGT]|[kMGTPE]?FLOPs?(?:/s)?|it/s|tok(?:en)?s/s|[kMG]?Hz|W|nats?|bpb|"
@@ -88,7 +88,7 @@ def check(chapters, allow: list[str] = (), memo_path: Path | None = None) -> lis
     """Every typed number in the prose of ``chapters``, as file:line.
     Chapters read before, unchanged, are answered from ``memo_path``."""
     memo = _load(memo_path)
-    checker = [sha256_file(Path(__file__)), sha256_file(Path(inline.__file__)), list(allow)]
+    checker = [sha256_bytes(Path(f).read_bytes()) for f in (__file__, inline.__file__)] + [list(allow)]
     findings, kept = [], {}
     for chapter in chapters:
         text = chapter.path.read_text()

@@ -18,7 +18,8 @@ from pathlib import Path
 from . import inline, markdown, qr, tables
 from .config import Book, Chapter
 from .errors import BookError
-from .files import sha256_file, sha256_json, sha256_text, write_if_changed
+from .files import HashMemo, sha256_json, sha256_text, write_if_changed
+from .layout import Layout
 
 BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
 MAX_OUTPUT_LINES = 40
@@ -155,26 +156,35 @@ def _exporter(templates: Path):
 
 
 def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Path,
-               templates: Path) -> str:
+               templates: Path, memo: HashMemo) -> str:
     return sha256_json({
         "source": sha256_text(source_text),
-        "executed": sha256_file(executed_path),
-        "templates": {p.name: sha256_file(p) for p in sorted(templates.glob("*.j2"))},
-        "builder": {p.name: sha256_file(p) for p in BUILDER_FILES},
+        "executed": memo.file(executed_path),
+        "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
+        "builder": {p.name: memo.file(p) for p in BUILDER_FILES},
         "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
         "book": [book.repository, book.branch],
     })
 
 
-def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: Path,
-           tex_dir: Path, templates: Path) -> Rendered:
-    tex = tex_dir / f"{chapter.id}.tex"
-    record_path = tex_dir / f"{chapter.id}.json"
-    key = render_key(book, chapter, chapter.path.read_text(), executed_path, templates)
+def last_labels(chapter: Chapter, layout: Layout) -> set[str] | None:
+    """The labels the chapter defined when last rendered (None if never)."""
+    try:
+        return set(json.loads(layout.record(chapter).read_text())["labels"])
+    except FileNotFoundError:
+        return None
+
+
+def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
+           memo: HashMemo, templates: Path) -> Rendered:
+    tex = layout.tex(chapter)
+    record_path = layout.record(chapter)
+    key = render_key(book, chapter, chapter.path.read_text(), layout.cached(chapter), templates,
+                     memo)
     if tex.exists() and record_path.exists():
         record = json.loads(record_path.read_text())
         if record["key"] == key and all(
-                Path(p).exists() and sha256_file(Path(p)) == h for p, h in record["includes"].items()):
+                Path(p).exists() and memo.file(Path(p)) == h for p, h in record["includes"].items()):
             return Rendered(chapter, tex, set(record["labels"]), record["refs"],
                             record["cites"], status="unchanged", warnings=record.get("warnings", []))
 
@@ -197,11 +207,10 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
         if cell.cell_type == "code" and cell.metadata.get("label"):
             converted.labels.add(cell.metadata["label"])
 
-    files_dir = f"{chapter.id}_files"
     qr_target = chapter.video or book.source_url(chapter.path)
     resources = {
         "unique_key": chapter.id,
-        "output_files_dir": files_dir,
+        "output_files_dir": layout.files_dir(chapter).name,
         "book_chapter": {
             "title": converted.cells[-1].strip(),
             "title_plain": markdown.escape(inline.substitute(title, title_values, markdown=False)),
@@ -223,12 +232,12 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, executed_path: 
             raise
         raise error from None
     for name, data in resources.get("outputs", {}).items():
-        target = tex_dir / name
+        target = layout.tex_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
     write_if_changed(tex, body)
-    includes = {str(p): sha256_file(p) for p in converted.includes}
+    includes = {str(p): memo.file(p) for p in converted.includes}
     write_if_changed(record_path, json.dumps({
         "key": key, "includes": includes, "labels": sorted(converted.labels),
         "refs": converted.refs, "cites": converted.cites, "warnings": converted.warnings},

@@ -27,14 +27,15 @@ from . import listings, markdown
 from .config import Book, Chapter
 from .errors import BookError, located
 from .files import (
+    HashMemo,
     atomic_copy,
     atomic_write_bytes,
     atomic_write_text,
     sha256_json,
-    sha256_tree,
     write_if_changed,
 )
-from .render import Rendered, template_error
+from .layout import Layout
+from .render import Rendered, last_labels, template_error
 
 _BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
 _ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
@@ -117,7 +118,7 @@ def check_keys(book: Book, rendered: list[Rendered], elsewhere: set[str] = froze
         raise first
 
 
-def labels_elsewhere(book: Book, rendered: list[Rendered], tex_dir: Path) -> set[str]:
+def labels_elsewhere(book: Book, rendered: list[Rendered], layout: Layout) -> set[str]:
     """Labels of the chapters not in ``rendered``, from their last render."""
     shown = {r.chapter.id for r in rendered}
     labels = set()
@@ -125,11 +126,9 @@ def labels_elsewhere(book: Book, rendered: list[Rendered], tex_dir: Path) -> set
         if ch.id in shown:
             continue
         labels.add(ch.label)
-        record = tex_dir / f"{ch.id}.json"
-        if record.exists():
-            labels |= set(json.loads(record.read_text())["labels"])
-        else:  # never rendered: its labels are unknown, so trust its source text
-            labels |= set(re.findall(r"[\w-]+", ch.path.read_text()))
+        last = last_labels(ch, layout)
+        # never rendered: its labels are unknown, so trust its source text
+        labels |= last if last is not None else set(re.findall(r"[\w-]+", ch.path.read_text()))
     return labels
 
 
@@ -146,7 +145,7 @@ def _ordinal(chapter: Chapter) -> int:
     return ord(chapter.number) - ord("A") + 1 if chapter.appendix else int(chapter.number)
 
 
-def write_main(book: Book, rendered: list[Rendered], tex_dir: Path, templates: Path,
+def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: Path,
                name: str, only: bool) -> Path:
     def entry(r: Rendered) -> dict:
         return {"tex": r.tex.name, "appendix": r.chapter.appendix, "ordinal": _ordinal(r.chapter)}
@@ -173,7 +172,7 @@ def write_main(book: Book, rendered: list[Rendered], tex_dir: Path, templates: P
             trailer_id=TRAILER_ID_PLACEHOLDER)
     except TemplateError as exc:
         raise template_error(exc, templates / "book.tex.j2") from None
-    main = tex_dir / f"{name}.tex"
+    main = layout.main(name)
     write_if_changed(main, text)
     return main
 
@@ -252,14 +251,15 @@ def with_content_id(pdf: bytes) -> bytes:
 
 
 def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
-            latex_dir: Path, only: bool, log) -> Typeset:
-    stamp_path = latex_dir / f"{main.stem}.stamp.json"
+            layout: Layout, memo: HashMemo, only: bool, log) -> Typeset:
+    latex_dir = layout.latex
+    stamp_path = layout.stamp(main.stem)
     epoch = source_date_epoch(book.root)
     inputs = sha256_json({
-        "main": sha256_tree(main),
-        "chapters": [[sha256_tree(r.tex), sha256_tree(r.tex.with_name(f"{r.chapter.id}_files"))]
+        "main": memo.tree(main),
+        "chapters": [[memo.tree(r.tex), memo.tree(layout.files_dir(r.chapter))]
                      for r in rendered],
-        "bib": sha256_tree(book.bibliography) if book.bibliography else None,
+        "bib": memo.tree(book.bibliography) if book.bibliography else None,
         "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
     })
     stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}

@@ -21,6 +21,8 @@ from test_build import ROOT, copy_book, pdf_text
 
 from bookbuild import listings, typeset
 from bookbuild.config import Book, Chapter
+from bookbuild.files import HashMemo
+from bookbuild.layout import Layout
 from bookbuild.log import Log
 from bookbuild.render import Rendered
 
@@ -186,8 +188,9 @@ def layout(tmp_path_factory):
     tex = tex_dir / "layout.tex"
     tex.write_text(layout_chapter(tmp))
     rendered = [Rendered(chapter, tex)]
-    main = typeset.write_main(book, rendered, tex_dir, ROOT / "templates", "book", only=False)
-    result = typeset.typeset(book, rendered, main, tmp / "book.pdf", tmp / "latex", False, Log(0))
+    main = typeset.write_main(book, rendered, Layout(tmp), ROOT / "templates", "book", only=False)
+    result = typeset.typeset(book, rendered, main, tmp / "book.pdf", Layout(tmp), HashMemo(),
+                             False, Log(0))
     pages = []
     for n in range(1, result.pages + 1):
         pages.append(subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(result.pdf),

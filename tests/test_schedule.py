@@ -11,6 +11,8 @@ import pytest
 
 from bookbuild import config, execute
 from bookbuild.errors import BookError
+from bookbuild.files import HashMemo
+from bookbuild.layout import Layout
 from bookbuild.log import Log
 
 # d uses a's and b's artifacts; c is independent; e uses d's.
@@ -71,9 +73,9 @@ def book(tmp_path, monkeypatch):
 
 def run_all(book, tmp_path, monkeypatch, selected, jobs, fake):
     monkeypatch.setattr(execute, "run", fake)
-    paths = execute.Paths(tmp_path / "build")
-    paths.cache.mkdir(parents=True)
-    return execute.execute_all(book, selected, paths, Log(0, io.StringIO()), jobs=jobs)
+    layout = Layout(tmp_path / "build")
+    layout.cache.mkdir(parents=True)
+    return execute.execute_all(book, selected, layout, HashMemo(), Log(0, io.StringIO()), jobs=jobs)
 
 
 def test_producers_finish_before_their_users_start(book, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 from bookbuild import typeset
 from bookbuild.config import Book, Chapter
 from bookbuild.errors import BookError
+from bookbuild.layout import Layout
 from bookbuild.render import Rendered
 
 BIB = """\
@@ -289,11 +290,11 @@ def test_template_errors_name_the_template_and_line(tmp_path, rendered):
     templates.mkdir()
     (templates / "book.tex.j2").write_text("\\documentclass{book}\n((* if *))\n")
     with pytest.raises(BookError) as info:
-        typeset.write_main(book, [r1, r2], tmp_path, templates, "book", only=False)
+        typeset.write_main(book, [r1, r2], Layout(tmp_path), templates, "book", only=False)
     assert info.value.where.endswith("book.tex.j2:2")
     (templates / "book.tex.j2").write_text("line one\n((( no_such_variable )))\n")
     with pytest.raises(BookError) as info:
-        typeset.write_main(book, [r1, r2], tmp_path, templates, "book", only=False)
+        typeset.write_main(book, [r1, r2], Layout(tmp_path), templates, "book", only=False)
     assert info.value.where.endswith("book.tex.j2:2") and "no_such_variable" in str(info.value)
 
 
