@@ -126,14 +126,11 @@ def staleness(book: Book, chapter: Chapter, nb, key: str, layout: Layout,
         return "cache unreadable", None
     if record.get("key") != key:
         return "code cells, data or package versions changed", None
-    for rel, digest in record["imports"].items():
-        path = book.root / rel
-        if not path.exists() or memo.file(path) != digest:
-            return f"{rel} changed", None
+    if rel := memo.changed(record["imports"], book.root):
+        return f"{rel} changed", None
     for kind in ("uses", "produces"):
-        for name, digest in record[kind].items():
-            if memo.tree(layout.artifacts / name) != digest:
-                return f"artifact {name!r} changed", None
+        if name := memo.changed(record[kind], layout.artifacts):
+            return f"artifact {name!r} changed", None
     try:
         attach_evals(chapter, nb, cached)
     except inline.NeedsRun as exc:

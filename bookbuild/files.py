@@ -72,6 +72,38 @@ class HashMemo:
         return sha256_json([[p.relative_to(root).as_posix(), self.file(p)] for p in entries])
 
 
+    def changed(self, deps: dict[str, str | None], root: Path | None = None) -> str | None:
+        """The first of ``deps`` (names under ``root``, or paths) whose
+        content no longer has its recorded hash; None while all hold."""
+        return next((name for name, digest in deps.items()
+                     if self.tree(root / name if root else Path(name)) != digest), None)
+
+
+class Stamp:
+    """A cache record in a JSON file: the key of what was built, the files
+    it read besides (path -> hash), and what the next build reuses."""
+
+    def __init__(self, path: Path, memo: HashMemo):
+        self.path, self.memo = path, memo
+
+    def read(self) -> dict:
+        """The record as written (empty when missing or unreadable)."""
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def load(self, key: str) -> dict | None:
+        """The record, if it was made under ``key`` and its files still hold."""
+        record = self.read()
+        if record.get("key") != key or self.memo.changed(record.get("deps", {})) is not None:
+            return None
+        return record
+
+    def save(self, key: str, deps: dict[str, str | None], **data) -> None:
+        write_if_changed(self.path, json.dumps({"key": key, "deps": deps, **data}, indent=1))
+
+
 @cache
 def _umask() -> int:
     """The process's umask.  Linux shows it in /proc; elsewhere reading it

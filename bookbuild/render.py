@@ -10,7 +10,6 @@ are unchanged is not rendered again.
 """
 
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from . import inline, markdown, qr, tables
 from .config import Book, Chapter
 from .errors import BookError
-from .files import HashMemo, sha256_json, sha256_text, write_if_changed
+from .files import HashMemo, Stamp, sha256_json, sha256_text, write_if_changed
 from .layout import Layout
 
 BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
@@ -169,24 +168,19 @@ def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Pa
 
 def last_labels(chapter: Chapter, layout: Layout) -> set[str] | None:
     """The labels the chapter defined when last rendered (None if never)."""
-    try:
-        return set(json.loads(layout.record(chapter).read_text())["labels"])
-    except FileNotFoundError:
-        return None
+    record = Stamp(layout.record(chapter), HashMemo()).read()
+    return set(record["labels"]) if record else None
 
 
 def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
            memo: HashMemo, templates: Path) -> Rendered:
     tex = layout.tex(chapter)
-    record_path = layout.record(chapter)
+    stamp = Stamp(layout.record(chapter), memo)
     key = render_key(book, chapter, chapter.path.read_text(), layout.cached(chapter), templates,
                      memo)
-    if tex.exists() and record_path.exists():
-        record = json.loads(record_path.read_text())
-        if record["key"] == key and all(
-                Path(p).exists() and memo.file(Path(p)) == h for p, h in record["includes"].items()):
-            return Rendered(chapter, tex, set(record["labels"]), record["refs"],
-                            record["cites"], status="unchanged", warnings=record.get("warnings", []))
+    if tex.exists() and (record := stamp.load(key)):
+        return Rendered(chapter, tex, set(record["labels"]), record["refs"], record["cites"],
+                        status="unchanged", warnings=record["warnings"])
 
     nb = _merge(source_nb, executed_nb)
     title, title_cell = _title(nb, chapter)
@@ -237,11 +231,9 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
     write_if_changed(tex, body)
-    includes = {str(p): memo.file(p) for p in converted.includes}
-    write_if_changed(record_path, json.dumps({
-        "key": key, "includes": includes, "labels": sorted(converted.labels),
-        "refs": converted.refs, "cites": converted.cites, "warnings": converted.warnings},
-        indent=1))
+    stamp.save(key, {str(p): memo.file(p) for p in converted.includes},
+               labels=sorted(converted.labels), refs=converted.refs, cites=converted.cites,
+               warnings=converted.warnings)
     return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites,
                     warnings=converted.warnings)
 

@@ -13,7 +13,6 @@ give the same bytes wherever they run.
 """
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -28,9 +27,9 @@ from .config import Book, Chapter
 from .errors import BookError, located
 from .files import (
     HashMemo,
+    Stamp,
     atomic_copy,
     atomic_write_bytes,
-    atomic_write_text,
     sha256_json,
     write_if_changed,
 )
@@ -253,19 +252,18 @@ def with_content_id(pdf: bytes) -> bytes:
 def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
             layout: Layout, memo: HashMemo, only: bool, log) -> Typeset:
     latex_dir = layout.latex
-    stamp_path = layout.stamp(main.stem)
+    stamp = Stamp(layout.stamp(main.stem), memo)
     epoch = source_date_epoch(book.root)
-    inputs = sha256_json({
+    key = sha256_json({
         "main": memo.tree(main),
         "chapters": [[memo.tree(r.tex), memo.tree(layout.files_dir(r.chapter))]
                      for r in rendered],
         "bib": memo.tree(book.bibliography) if book.bibliography else None,
         "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
     })
-    stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
-    if out_pdf.exists() and stamp.get("inputs") == inputs:
-        return Typeset(out_pdf, stamp["pages"], "unchanged", **stamp["warnings"])
-    if stamp.get("tex_dir") != str(main.parent.resolve()):
+    if out_pdf.exists() and (last := stamp.load(key)):
+        return Typeset(out_pdf, last["pages"], "unchanged", **last["warnings"])
+    if stamp.read().get("tex_dir") != str(main.parent.resolve()):
         # latexmk's database holds absolute paths: after the build folder
         # moved it would compare the old files and wrongly see no change.
         (latex_dir / f"{main.stem}.fdb_latexmk").unlink(missing_ok=True)
@@ -301,8 +299,7 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
     atomic_write_bytes(out_pdf, with_content_id(built.read_bytes()))
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
-    atomic_write_text(stamp_path, json.dumps({"inputs": inputs, "pages": pages, "warnings": warnings,
-                                              "tex_dir": str(main.parent.resolve())}))
+    stamp.save(key, {}, pages=pages, warnings=warnings, tex_dir=str(main.parent.resolve()))
     return Typeset(out_pdf, pages, "typeset", **warnings)
 
 
