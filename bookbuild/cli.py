@@ -5,14 +5,12 @@ import fcntl
 import os
 import shutil
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import config, files, prose, render, sources, typeset
+from . import config, execute, files, prose, render, typeset
+from .context import Context, Target, timed
 from .errors import BookError
-from .execute import execute_all
 from .layout import Layout
 from .log import PERIOD, Log
 
@@ -103,61 +101,40 @@ def build_lock(layout: Layout):
 
 
 def build(args, layout: Layout, memo: files.HashMemo, log: Log) -> int:
+    """Check, execute, render and typeset: each stage hands its result to the next."""
     times: dict[str, float] = {}
-    clock = time.perf_counter()
-    book = config.load(args.book)
-    selected = [book.chapter(args.only)] if args.only else book.chapters
-    check_prose(book, selected, layout, log, args.strict or os.environ.get("CI") == "true")
-
-    results = execute_all(book, selected, layout, memo, log, rerun=args.rerun, jobs=args.jobs)
-    times["execute"] = time.perf_counter() - clock
-    executed = [r for r in results.values() if r.status == "executed"]
-    summary = [f"chapters: {len(executed)} executed, {len(results) - len(executed)} cached"]
+    with timed(times, "execute"):
+        book = config.load(args.book)
+        ctx = Context(book, layout, memo, log, Target.of(book, layout, args.only),
+                      templates=ROOT / "templates", rerun=args.rerun, jobs=args.jobs,
+                      strict=args.strict or os.environ.get("CI") == "true")
+        check_prose(ctx)
+        executed = execute.stage(ctx)
+    summary = [executed.summary()]
     if args.command == "execute":
-        return _finish(log, summary, times)
-
-    clock = time.perf_counter()
-    templates = ROOT / "templates"
-
-    def one(ch):
-        return render.render(book, ch, sources.read(ch), results[ch.id].notebook, layout,
-                             memo, templates)
-
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rendered = list(pool.map(one, selected))
-    for warning in (w for r in rendered for w in r.warnings):
-        log.warn(warning)
-    changed = sum(r.status == "rendered" for r in rendered)
-    summary.append(f"rendered: {changed} chapter(s), {len(rendered) - changed} unchanged")
-    times["render"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    only = bool(args.only)
-    elsewhere = typeset.labels_elsewhere(book, rendered, layout) if only else set()
-    typeset.check_keys(book, rendered, elsewhere)
-    name = f"only-{selected[0].id}" if only else "book"
-    main = typeset.write_main(book, rendered, layout, templates, name, only)
-    pdf = layout.out / (f"{selected[0].id}.pdf" if only else "book.pdf")
-    result = typeset.typeset(book, rendered, main, pdf, layout, memo, only, log)
-    times["typeset"] = time.perf_counter() - clock
+        return _finish(summary, times)
+    with timed(times, "render"):
+        rendered = render.stage(ctx, executed)
+    summary.append(render.summary(rendered))
+    with timed(times, "typeset"):
+        result = typeset.stage(ctx, rendered)
     summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
     summary.append("warnings: " + result.warnings())
-    return _finish(log, summary, times)
+    return _finish(summary, times)
 
 
-def check_prose(book, chapters, layout: Layout, log: Log, strict: bool) -> None:
-    """Warn about numbers typed into prose; with ``strict``, fail on them."""
-    findings = prose.check(chapters, book.prose_allow, layout.prose_memo)
-    if findings and strict:
+def check_prose(ctx: Context) -> None:
+    """Warn about numbers typed into prose; with ``--strict``, fail on them."""
+    findings = prose.check(ctx.target.chapters, ctx.book.prose_allow, ctx.layout.prose_memo)
+    if findings and ctx.strict:
         raise BookError(f"{len(findings)} typed number(s) in prose (--strict)",
                         detail="\n".join(map(str, findings)))
     for finding in findings:
-        log.warn(str(finding))
+        ctx.log.warn(str(finding))
 
 
-def _finish(log: Log, summary: list[str], times: dict[str, float]) -> int:
+def _finish(summary: list[str], times: dict[str, float]) -> int:
     summary.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
                    + f" (total {sum(times.values()):.1f} s)")
-    if log.level >= 0:
-        print("\n".join(summary), file=sys.stderr)
+    print("\n".join(summary), file=sys.stderr)
     return 0

@@ -31,6 +31,7 @@ import nbformat
 
 from . import inline, sources
 from .config import Book, Chapter, schedule
+from .context import Context
 from .errors import BookError
 from .files import HashMemo, atomic_write_text, sha256_json
 from .layout import Layout
@@ -88,6 +89,21 @@ class Result:
     notebook: nbformat.NotebookNode  # with outputs
     status: str  # "executed" or "cached"
     seconds: float
+
+
+@dataclass
+class Executed:
+    results: dict[str, Result]  # by chapter id
+
+    def summary(self) -> str:
+        ran = sum(r.status == "executed" for r in self.results.values())
+        return f"chapters: {ran} executed, {len(self.results) - ran} cached"
+
+
+def stage(ctx: Context) -> Executed:
+    """The target's chapters and those whose artifacts they use, executed or cached."""
+    return Executed(execute_all(ctx.book, ctx.target.chapters, ctx.layout, ctx.memo, ctx.log,
+                                rerun=ctx.rerun, jobs=ctx.jobs))
 
 
 def static_key(book: Book, chapter: Chapter, nb, memo: HashMemo) -> str:

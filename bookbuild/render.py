@@ -11,12 +11,15 @@ are unchanged is not rendered again.
 
 import copy
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import inline, markdown, qr, tables
+from . import inline, markdown, qr, sources, tables
 from .config import Book, Chapter
+from .context import Context
 from .errors import BookError
+from .execute import Executed
 from .files import HashMemo, Stamp, sha256_json, sha256_text, write_if_changed
 from .layout import Layout
 
@@ -164,6 +167,24 @@ def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Pa
         "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
         "book": [book.repository, book.branch],
     })
+
+
+def stage(ctx: Context, executed: Executed) -> list[Rendered]:
+    """The target's chapters as LaTeX, each rendered again only when its inputs changed."""
+    def one(ch: Chapter) -> Rendered:
+        return render(ctx.book, ch, sources.read(ch), executed.results[ch.id].notebook,
+                      ctx.layout, ctx.memo, ctx.templates)
+
+    with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:
+        rendered = list(pool.map(one, ctx.target.chapters))
+    for warning in (w for r in rendered for w in r.warnings):
+        ctx.log.warn(warning)
+    return rendered
+
+
+def summary(rendered: list[Rendered]) -> str:
+    changed = sum(r.status == "rendered" for r in rendered)
+    return f"rendered: {changed} chapter(s), {len(rendered) - changed} unchanged"
 
 
 def last_labels(chapter: Chapter, layout: Layout) -> set[str] | None:

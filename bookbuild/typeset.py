@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from . import listings, markdown
 from .config import Book, Chapter
+from .context import Context
 from .errors import BookError, located
 from .files import (
     HashMemo,
@@ -80,6 +81,15 @@ class Typeset:
 
 
 _SHOWN_SPLITS = 4  # the summary is one line
+
+
+def stage(ctx: Context, rendered: list[Rendered]) -> Typeset:
+    """Check the keys, write the main LaTeX file and run LaTeX (if anything changed)."""
+    book, target = ctx.book, ctx.target
+    elsewhere = labels_elsewhere(book, rendered, ctx.layout) if target.only else set()
+    check_keys(book, rendered, elsewhere)
+    main = write_main(book, rendered, ctx.layout, ctx.templates, target.name, target.only)
+    return typeset(book, rendered, main, target.pdf, ctx.layout, ctx.memo, target.only, ctx.log)
 
 
 def _count(n: int, one: str, many: str) -> str:
