@@ -35,7 +35,7 @@ from .context import Context
 from .errors import BookError
 from .files import HashMemo, atomic_write_text, sha256_json
 from .layout import Layout
-from .log import Log
+from .log import Log, plain
 from .tables import MIME as TABLE_MIME
 
 CACHE_FORMAT = 2
@@ -314,16 +314,16 @@ def _cell_error(chapter: Chapter, cells: list, cell, ename: str, evalue: str,
     frames.  ``n`` is a cell's execution count: an error raised in a function
     that an earlier cell defined is reported at the raising line in that
     cell, with the line of the failing cell that called it."""
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", traceback)
+    text = plain(traceback)
     by_count = {c.execution_count: c for c in cells if c.get("execution_count")}
-    frames = [(by_count[int(n)], int(k)) for n, k in _FRAME.findall(plain) if int(n) in by_count]
+    frames = [(by_count[int(n)], int(k)) for n, k in _FRAME.findall(text) if int(n) in by_count]
     calls = [k for c, k in frames if c is cell]
     message = f"code cell failed with {ename}: {evalue}"
     where = call = sources.where(chapter, cell, calls[-1] if calls else None)
     if frames and frames[-1][0] is not cell:  # the last frame in the book is the one to fix
         where = sources.where(chapter, *frames[-1])
         message += f" (in a function called at {call})"
-    tail = "\n".join(plain.strip().splitlines()[-25:])
+    tail = "\n".join(text.strip().splitlines()[-25:])
     return BookError(message, where=where, detail=tail)
 
 

@@ -22,10 +22,10 @@ from .errors import BookError
 from .execute import Executed
 from .files import HashMemo, Stamp, sha256_json, sha256_text, write_if_changed
 from .layout import Layout
+from .log import plain
 
 BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
 MAX_OUTPUT_LINES = 40
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TITLE = re.compile(r"^#[ \t]+(.+?)[ \t]*$", re.M)  # [ \t]: keep the lines after it
 
 
@@ -45,7 +45,7 @@ def clean_text(text: str) -> str:
     ``\\r``-rewritten line (progress bars) reduced to its last state."""
     # LuaTeX refuses U+FFFD in its input (it reserves it for invalid UTF-8),
     # yet decoders print it for broken bytes: show a look-alike, U+2370.
-    text = _ANSI.sub("", text).replace("\ufffd", "\u2370")
+    text = plain(text).replace("\ufffd", "\u2370")
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         states = [state for state in line.split("\r") if state]
@@ -90,12 +90,26 @@ def clean_outputs(outputs: list) -> list:
     return [o for o in cleaned if o.output_type != "stream" or o.text.strip()]
 
 
+def _cleaner():
+    from nbconvert.preprocessors import Preprocessor
+
+    class CleanOutputs(Preprocessor):
+        """``clean_outputs`` as a step of nbconvert's pipeline, ahead of its own."""
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type == "code":
+                cell.outputs = clean_outputs(cell.outputs)
+            return cell, resources
+
+    return CleanOutputs
+
+
 def _merge(source_nb, executed_nb):
     nb = copy.deepcopy(source_nb)
     ran = iter(c for c in executed_nb.cells if c.cell_type == "code")
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = clean_outputs(next(ran).outputs)
+            cell.outputs = copy.deepcopy(next(ran).outputs)
     return nb
 
 
@@ -144,6 +158,16 @@ def _exporter(templates: Path):
     from . import listings
 
     config = Config()
+    cleaner = _cleaner()
+    # First, so that nothing of nbconvert's sees what has no print form (an SVG, a widget).
+    config.LatexExporter.default_preprocessors = [
+        cleaner, *LatexExporter.default_preprocessors.default()]
+    config[cleaner.__name__].enabled = True
+    # MyST-NB's tags; remove-stderr and remove-stdout are the template's (no preprocessor
+    # removes one stream of a cell).
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"remove-input"}
+    config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
     config.LatexExporter.exclude_input_prompt = True
     config.LatexExporter.exclude_output_prompt = True
     config.LatexExporter.display_data_priority = [
