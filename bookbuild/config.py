@@ -1,4 +1,4 @@
-"""Stage 0: read ``book.yml`` into the book's structure.
+"""Stage 1: read ``book.yml`` into the book's structure.
 
 The file is checked against ``book.schema.json`` (JSON Schema, Draft 2020-12)
 before anything reads it, and every error names its line, taken from the YAML

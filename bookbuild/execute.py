@@ -1,4 +1,4 @@
-"""Stage 2: run each chapter in a Jupyter kernel, with a trustworthy cache.
+"""Stage 3: run each chapter in a Jupyter kernel, with a trustworthy cache.
 
 A chapter's cached notebook (``cache/<id>.ipynb``) records what its run
 depended on: a key over its code cells, the interpreter, key package
@@ -35,7 +35,8 @@ from .context import Context
 from .errors import BookError
 from .files import HashMemo, atomic_write_text, sha256_json
 from .layout import Layout
-from .log import Log, plain
+from .log import Log
+from .render import plain
 from .tables import MIME as TABLE_MIME
 
 CACHE_FORMAT = 2

@@ -9,7 +9,6 @@ plain line every ``period`` seconds, at a cell start when one is due.
 """
 
 import os
-import re
 import sys
 import threading
 import time
@@ -28,12 +27,6 @@ from rich.progress import (
 from rich.text import Text
 
 PERIOD = 30.0  # seconds between plain progress lines of a running chapter
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
-
-
-def plain(text: str) -> str:
-    """``text`` without the terminal escape codes a kernel or a tool wrote into it."""
-    return _ANSI.sub("", text)
 
 
 def duration(seconds: float) -> str:

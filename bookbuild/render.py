@@ -1,4 +1,4 @@
-"""Stage 3: an executed chapter to LaTeX, through nbconvert and our templates.
+"""Stage 4: an executed chapter to LaTeX, through nbconvert and our templates.
 
 The chapter's current source (its prose may have changed since it ran)
 is joined with the cached outputs, outputs are cleaned for print, the
@@ -14,18 +14,25 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import inline, markdown, qr, sources, tables
+from . import inline, listings, markdown, qr, sources, tables
 from .config import Book, Chapter
 from .context import Context
 from .errors import BookError
-from .execute import Executed
 from .files import HashMemo, Stamp, sha256_json, sha256_text, write_if_changed
 from .layout import Layout
-from .log import plain
 
-BUILDER_FILES = sorted(Path(__file__).parent.glob("*.py")) + [markdown.FILTER]
+if TYPE_CHECKING:
+    from .execute import Executed
+
+# The builder's files that shape a chapter's LaTeX: an edit to one re-renders
+# every chapter; an edit elsewhere in the builder (the command line, the
+# execute or typeset stage) re-renders none.
+BUILDER_FILES = [Path(m.__file__) for m in (inline, listings, markdown, qr, sources, tables)] + [
+    Path(__file__), markdown.FILTER]
 MAX_OUTPUT_LINES = 40
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
 _TITLE = re.compile(r"^#[ \t]+(.+?)[ \t]*$", re.M)  # [ \t]: keep the lines after it
 
 
@@ -38,6 +45,11 @@ class Rendered:
     cites: list[str] = field(default_factory=list)
     status: str = "rendered"  # or "unchanged"
     warnings: list[str] = field(default_factory=list)  # "file:line: message", from markdown
+
+
+def plain(text: str) -> str:
+    """``text`` without the terminal escape codes a kernel or a tool wrote into it."""
+    return _ANSI.sub("", text)
 
 
 def clean_text(text: str) -> str:
@@ -155,8 +167,6 @@ def _exporter(templates: Path):
     from nbconvert.exporters import LatexExporter
     from traitlets.config import Config
 
-    from . import listings
-
     config = Config()
     cleaner = _cleaner()
     # First, so that nothing of nbconvert's sees what has no print form (an SVG, a widget).
@@ -193,7 +203,7 @@ def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Pa
     })
 
 
-def stage(ctx: Context, executed: Executed) -> list[Rendered]:
+def stage(ctx: Context, executed: "Executed") -> list[Rendered]:
     """The target's chapters as LaTeX, each rendered again only when its inputs changed."""
     def one(ch: Chapter) -> Rendered:
         return render(ctx.book, ch, sources.read(ch), executed.results[ch.id].notebook,

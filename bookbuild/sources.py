@@ -1,4 +1,4 @@
-"""Stage 1: read a chapter (MyST markdown or .ipynb) into a notebook.
+"""Stage 2: read a chapter (MyST markdown or .ipynb) into a notebook.
 
 Each cell gets ``metadata.book.line``: the line of the chapter file where
 it starts (for .md) so that errors point at the author's own file and line.

@@ -1,4 +1,4 @@
-"""Stage 4: the book's LaTeX to ``book.pdf`` with latexmk (LuaLaTeX + biber).
+"""Stage 5: the book's LaTeX to ``book.pdf`` with latexmk (LuaLaTeX + biber).
 
 References and citations are checked against the book's labels and the
 bibliography before LaTeX runs, so an author learns which chapter (and
@@ -169,8 +169,7 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
     escape = markdown.escape
     try:
         text = _environment(templates).get_template("book.tex.j2").render(
-            title=escape(book.title), title_plain=escape(book.title),
-            subtitle=escape(book.subtitle), subtitle_plain=escape(book.subtitle),
+            title=escape(book.title), subtitle=escape(book.subtitle),
             authors=[escape(a) for a in book.authors],
             authors_plain=escape(", ".join(book.authors)),
             date=escape(book.date), edition=escape(book.edition),
