@@ -17,6 +17,7 @@ import pytest
 from pypdf import PdfReader
 
 from bookbuild import config, execute, sources
+from bookbuild.files import HashMemo
 from bookbuild.log import Log, duration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,12 +298,12 @@ def test_a_package_version_change_changes_the_cache_key(monkeypatch):
     assert "numpy" in book.packages
     chapter = book.chapter("alpha")
     nb = sources.read(chapter)
-    key = execute.static_key(book, chapter, nb)
-    assert execute.static_key(book, chapter, nb) == key
+    key = execute.static_key(book, chapter, nb, HashMemo())
+    assert execute.static_key(book, chapter, nb, HashMemo()) == key
     real = metadata.version
     monkeypatch.setattr(metadata, "version",
                         lambda name: "0.0.1-upgraded" if name == "numpy" else real(name))
-    assert execute.static_key(book, chapter, nb) != key
+    assert execute.static_key(book, chapter, nb, HashMemo()) != key
 
 
 def test_only_runs_a_chapter_with_the_chapters_it_needs(tmp_path):
