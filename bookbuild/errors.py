@@ -40,3 +40,20 @@ def located(path: Path, *needles: str) -> str:
         if (line := line_of(text, needle)) is not None:
             return f"{path}:{line}"
     return str(path)
+
+
+def template_error(exc: Exception, fallback: Path) -> BookError | None:
+    """A Jinja2 error as a BookError at the template's file and line (None
+    for any other exception)."""
+    import traceback
+
+    from jinja2 import TemplateError, TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError):
+        return BookError(f"template error: {exc.message}",
+                         where=f"{exc.filename or fallback}:{exc.lineno}")
+    if isinstance(exc, TemplateError):
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(fallback)
+        return BookError(f"template error: {exc}", where=where)
+    return None

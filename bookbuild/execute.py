@@ -237,6 +237,25 @@ def _records(run_nb) -> dict:
 def run(book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMemo,
         log: Log) -> nbformat.NotebookNode:
     """Execute ``nb`` top to bottom; return it with outputs and its cache record."""
+    run_nb = _runnable(book, nb)
+    _execute(book, chapter, run_nb, layout, log)
+    return _record(book, chapter, nb, run_nb, key, layout, memo)
+
+
+def _runnable(book: Book, nb) -> nbformat.NotebookNode:
+    """``nb`` as the kernel runs it: seeded, with the hidden record cells."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    torch_seed = TORCH_SEED.format(seed=book.seed) if "torch" in code else ""
+    run_nb = copy.deepcopy(nb)
+    run_nb.cells = _with_records(run_nb, SETUP.format(seed=book.seed, torch_seed=torch_seed))
+    run_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+    return run_nb
+
+
+def _execute(book: Book, chapter: Chapter, run_nb, layout: Layout, log: Log) -> None:
+    """Run ``run_nb`` in a fresh kernel in the chapter's own empty folder; a
+    failing cell, a timeout or a dead kernel is a BookError at the cell."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -244,12 +263,6 @@ def run(book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMe
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
-
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    torch_seed = TORCH_SEED.format(seed=book.seed) if "torch" in code else ""
-    run_nb = copy.deepcopy(nb)
-    run_nb.cells = _with_records(run_nb, SETUP.format(seed=book.seed, torch_seed=torch_seed))
-    run_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     total = sum(not c.metadata["book"].get("hidden") for c in run_nb.cells)
     state = {"cell": None}
 
@@ -280,6 +293,11 @@ def run(book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMe
         raise BookError(f"the kernel died: {exc}", where=sources.where(chapter, state["cell"]),
                         detail=kernel_log.read_text()[-3000:]) from None
 
+
+def _record(book: Book, chapter: Chapter, nb, run_nb, key: str, layout: Layout,
+            memo: HashMemo) -> nbformat.NotebookNode:
+    """``nb`` with the outputs of ``run_nb``'s visible cells and the cache
+    record of the run (what it imported, used and produced)."""
     imports = json.loads("".join(o.get("text", "") for o in run_nb.cells[-1].outputs))
     executed = copy.deepcopy(nb)
     outputs = iter(c for c in run_nb.cells if not c.metadata["book"].get("hidden"))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import inline, listings, markdown, qr, sources, tables
 from .config import Book, Chapter
 from .context import Context
-from .errors import BookError
+from .errors import BookError, template_error
 from .files import HashMemo, Stamp, sha256_json, sha256_text, write_if_changed
 from .layout import Layout
 
@@ -229,6 +229,7 @@ def last_labels(chapter: Chapter, layout: Layout) -> set[str] | None:
 
 def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
            memo: HashMemo, templates: Path) -> Rendered:
+    """The chapter as LaTeX (``tex/<id>.tex``), or its last render while its inputs hold."""
     tex = layout.tex(chapter)
     stamp = Stamp(layout.record(chapter), memo)
     key = render_key(book, chapter, chapter.path.read_text(), layout.cached(chapter), templates,
@@ -237,6 +238,25 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
         return Rendered(chapter, tex, set(record["labels"]), record["refs"], record["cites"],
                         status="unchanged", warnings=record["warnings"])
 
+    nb, converted, resources = _convert(book, chapter, source_nb, executed_nb, layout)
+    try:
+        body, resources = _exporter(templates).from_notebook_node(nb, resources=resources)
+    except Exception as exc:
+        error = template_error(exc, templates / "chapter.tex.j2")
+        if error is None:
+            raise
+        raise error from None
+    _write(layout, tex, body, resources.get("outputs", {}))
+    stamp.save(key, {str(p): memo.file(p) for p in converted.includes},
+               labels=sorted(converted.labels), refs=converted.refs, cites=converted.cites,
+               warnings=converted.warnings)
+    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites,
+                    warnings=converted.warnings)
+
+
+def _convert(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout):
+    """The notebook to export (current prose, cached outputs, values and
+    tables filled in), its markdown converted, and the exporter's resources."""
     nb = _merge(source_nb, executed_nb)
     title, title_cell = _title(nb, chapter)
     values = executed_nb.metadata.get("book_eval", {})
@@ -273,38 +293,15 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
         },
         "book_markdown": converted.cells,
     }
-    try:
-        body, resources = _exporter(templates).from_notebook_node(nb, resources=resources)
-    except Exception as exc:
-        error = template_error(exc, templates / "chapter.tex.j2")
-        if error is None:
-            raise
-        raise error from None
-    for name, data in resources.get("outputs", {}).items():
+    return nb, converted, resources
+
+
+def _write(layout: Layout, tex: Path, body: str, outputs: dict[str, bytes]) -> None:
+    """The chapter's LaTeX and figure files, each left untouched when unchanged
+    (latexmk and the typeset stamp then see no change)."""
+    for name, data in outputs.items():
         target = layout.tex_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
     write_if_changed(tex, body)
-    stamp.save(key, {str(p): memo.file(p) for p in converted.includes},
-               labels=sorted(converted.labels), refs=converted.refs, cites=converted.cites,
-               warnings=converted.warnings)
-    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites,
-                    warnings=converted.warnings)
-
-
-def template_error(exc: Exception, fallback: Path) -> BookError | None:
-    """A Jinja2 error as a BookError at the template's file and line (None
-    for any other exception)."""
-    import traceback
-
-    from jinja2 import TemplateError, TemplateSyntaxError
-
-    if isinstance(exc, TemplateSyntaxError):
-        return BookError(f"template error: {exc.message}",
-                         where=f"{exc.filename or fallback}:{exc.lineno}")
-    if isinstance(exc, TemplateError):
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
-        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(fallback)
-        return BookError(f"template error: {exc}", where=where)
-    return None

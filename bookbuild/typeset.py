@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from . import listings, markdown
 from .config import Book, Chapter
 from .context import Context
-from .errors import BookError, located
+from .errors import BookError, located, template_error
 from .files import (
     HashMemo,
     Stamp,
@@ -35,7 +35,7 @@ from .files import (
     write_if_changed,
 )
 from .layout import Layout
-from .render import Rendered, last_labels, template_error
+from .render import Rendered, last_labels
 
 _BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
 _ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
