@@ -81,8 +81,9 @@ def main() -> None:
                      statistics.median(s for s, _ in noop), summary_of(noop[-1][1])))
 
         text = chapter.read_text()
-        paragraph = next(line for line in text.splitlines()
-                         if len(line) > 40 and line[0].isalpha())
+        # A sentence after the cell that sets d_k, which the {eval} edit reads.
+        after = text.splitlines()[text.splitlines().index("d_k = 16"):]
+        paragraph = next(line for line in after if len(line) > 40 and line[0].isalpha())
         edit(chapter, paragraph, paragraph + " (An edited sentence.)")
         seconds, log = timed_build(book, out)
         rows.append(("one prose edit", seconds, summary_of(log)))
