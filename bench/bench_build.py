@@ -82,8 +82,9 @@ def main() -> None:
 
         text = chapter.read_text()
         # A sentence after the cell that sets d_k, which the {eval} edit reads.
-        after = text.splitlines()[text.splitlines().index("d_k = 16"):]
-        paragraph = next(line for line in after if len(line) > 40 and line[0].isalpha())
+        lines = text.splitlines()
+        cell_end = lines.index("```", lines.index("d_k = 16"))
+        paragraph = next(line for line in lines[cell_end:] if len(line) > 40 and line[0].isalpha())
         edit(chapter, paragraph, paragraph + " (An edited sentence.)")
         seconds, log = timed_build(book, out)
         rows.append(("one prose edit", seconds, summary_of(log)))

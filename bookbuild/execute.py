@@ -107,13 +107,21 @@ def stage(ctx: Context) -> Executed:
                                 rerun=ctx.rerun, jobs=ctx.jobs))
 
 
-def static_key(book: Book, chapter: Chapter, nb, memo: HashMemo) -> str:
+def package_versions(book: Book) -> dict[str, str | None]:
     versions = {}
     for name in book.packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def static_key(book: Book, chapter: Chapter, nb, memo: HashMemo,
+               versions: dict[str, str | None] | None = None) -> str:
+    """What a chapter's run depends on besides its imports and artifacts;
+    ``versions`` (from ``package_versions``) saves looking them up per chapter."""
+    versions = package_versions(book) if versions is None else versions
     return sha256_json({
         "format": CACHE_FORMAT,
         "code": [c.source for c in nb.cells if c.cell_type == "code"],
@@ -137,7 +145,10 @@ def staleness(book: Book, chapter: Chapter, nb, key: str, layout: Layout,
     if not path.exists():
         return "never executed", None
     try:
-        cached = nbformat.read(path, as_version=4)
+        # Written by this stage: read (lines joined, as nbformat.read does)
+        # without the schema validation, which costs more than the rest of a
+        # no-op build's check.
+        cached = nbformat.v4.reads(path.read_text())
         record = cached.metadata["book_cache"]
     except Exception:
         return "cache unreadable", None
@@ -359,13 +370,14 @@ def execute_all(book: Book, selected: list[Chapter], layout: Layout, memo: HashM
     """Run (or take from the cache) ``selected`` and the chapters whose
     artifacts they use; a chapter starts once its producers are done."""
     sorter = schedule(book, selected)
+    versions = package_versions(book)
     results: dict[str, Result] = {}
     lock = threading.Lock()
 
     def one(ch: Chapter) -> Result:
         start = time.perf_counter()
-        nb = sources.read(ch)
-        key = static_key(book, ch, nb, memo)
+        nb = sources.read(ch, layout.source(ch))
+        key = static_key(book, ch, nb, memo, versions)
         reason, cached = ("--rerun", None) if rerun else staleness(book, ch, nb, key, layout, memo)
         if cached is not None:
             log.detail(f"{ch.path.name}: cached")

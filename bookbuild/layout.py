@@ -29,6 +29,10 @@ class Layout:
         """The executed notebook, with its cache record in its metadata."""
         return self.cache / f"{chapter.id}.ipynb"
 
+    def source(self, chapter: Chapter) -> Path:
+        """The chapter's parsed source, kept under the hash of its text."""
+        return self.cache / f"{chapter.id}.source.json"
+
     def tex(self, chapter: Chapter) -> Path:
         return self.tex_dir / f"{chapter.id}.tex"
 

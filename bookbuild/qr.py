@@ -1,9 +1,9 @@
 """QR codes as TikZ paths: vector, crisp in print, no image files."""
 
-import qrcode
-
 
 def tikz(url: str, size_cm: float = 2.0) -> str:
+    import qrcode  # imported when a chapter is rendered: a no-op build needs none
+
     qr = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
     qr.add_data(url)
     qr.make(fit=True)

@@ -206,7 +206,7 @@ def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Pa
 def stage(ctx: Context, executed: "Executed") -> list[Rendered]:
     """The target's chapters as LaTeX, each rendered again only when its inputs changed."""
     def one(ch: Chapter) -> Rendered:
-        return render(ctx.book, ch, sources.read(ch), executed.results[ch.id].notebook,
+        return render(ctx.book, ch, sources.read(ch, ctx.layout.source(ch)), executed.results[ch.id].notebook,
                       ctx.layout, ctx.memo, ctx.templates)
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:

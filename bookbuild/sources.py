@@ -2,16 +2,22 @@
 
 Each cell gets ``metadata.book.line``: the line of the chapter file where
 it starts (for .md) so that errors point at the author's own file and line.
+A chapter read once is kept in the build's cache under the hash of its
+text, so a rebuild parses (and imports jupytext) only for changed files.
 """
 
+import json
 import warnings
+from importlib import metadata
+from pathlib import Path
 
-import jupytext
 import nbformat
-from jupytext.myst import myst_to_notebook
 
 from .config import Chapter
 from .errors import BookError
+from .files import atomic_write_text, sha256_bytes, sha256_json
+
+_PARSER = sha256_bytes(Path(__file__).read_bytes())  # a change to how chapters are read invalidates them
 
 
 def cell_lines(text: str) -> list[int]:
@@ -23,6 +29,8 @@ def cell_lines(text: str) -> list[int]:
     there we step over blank lines, and over a code cell's options
     (``:key: value`` lines or a YAML block), to the cell's own first line.
     """
+    from jupytext.myst import myst_to_notebook
+
     nb = myst_to_notebook(text, add_source_map=True)
     rows = text.splitlines()
     lines = []
@@ -38,11 +46,31 @@ def cell_lines(text: str) -> list[int]:
 
 def code_cell_lines(text: str) -> list[int]:
     """First line of each code cell's body, in order (1-based)."""
+    from jupytext.myst import myst_to_notebook
+
     nb = myst_to_notebook(text)
     return [line for cell, line in zip(nb.cells, cell_lines(text), strict=True) if cell.cell_type == "code"]
 
 
-def read(chapter: Chapter) -> nbformat.NotebookNode:
+def read(chapter: Chapter, cache: Path | None = None) -> nbformat.NotebookNode:
+    """The chapter as a notebook; ``cache`` is where a parse is kept."""
+    text = chapter.path.read_text()
+    key = sha256_json([text, chapter.path.suffix, metadata.version("jupytext"), _PARSER])
+    try:
+        kept = json.loads(cache.read_text()) if cache else {}
+    except (OSError, ValueError):
+        kept = {}
+    if kept.get("key") == key:
+        return nbformat.from_dict(kept["notebook"])
+    nb = _parse(chapter, text)
+    if cache:
+        atomic_write_text(cache, json.dumps({"key": key, "notebook": nb}))
+    return nb
+
+
+def _parse(chapter: Chapter, text: str) -> nbformat.NotebookNode:
+    import jupytext
+
     path = chapter.path
     try:
         if path.suffix == ".ipynb":
@@ -50,13 +78,13 @@ def read(chapter: Chapter) -> nbformat.NotebookNode:
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # mixed python/ipython3 lexers are fine
-                nb = jupytext.read(path, fmt="md:myst")
+                nb = jupytext.reads(text, fmt="md:myst")
     except Exception as exc:  # jupytext and nbformat raise many kinds
         raise BookError(f"cannot read chapter: {exc}", where=str(path)) from None
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lines = cell_lines(path.read_text()) if path.suffix == ".md" else []
+        lines = cell_lines(text) if path.suffix == ".md" else []
     # a front-matter cell jupytext may add comes first, outside the source map
     offset = len(nb.cells) - len(lines)
     for index, cell in enumerate(nb.cells):

@@ -65,7 +65,7 @@ def book(tmp_path, monkeypatch):
     (root / "book.yml").write_text(textwrap.dedent(BOOK))
     for name in "abcde":
         (root / f"{name}.md").write_text("# Title\n")
-    monkeypatch.setattr(execute.sources, "read", lambda ch: nbformat.v4.new_notebook())
+    monkeypatch.setattr(execute.sources, "read", lambda ch, cache=None: nbformat.v4.new_notebook())
     monkeypatch.setattr(execute, "static_key", lambda *args: "key")
     monkeypatch.setattr(execute, "staleness", lambda *args: ("test", None))
     return config.load(root)

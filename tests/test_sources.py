@@ -164,3 +164,15 @@ def test_where_formats(md_chapter):
     assert sources.where(md_chapter, second, 2) == f"{path}:24"
     bare = nbformat.v4.new_code_cell("x")
     assert sources.where(md_chapter, bare) == f"{path} (code cell at index None)"
+
+
+def test_a_kept_parse_is_reused_until_the_text_changes(md_chapter, tmp_path, monkeypatch):
+    cache = tmp_path / "cache" / "ch.source.json"
+    first = sources.read(md_chapter, cache)
+    assert cache.exists()
+    calls = []
+    monkeypatch.setattr(sources, "_parse", lambda ch, text: calls.append(text) or first)
+    assert sources.read(md_chapter, cache) == first and calls == []  # from the cache
+    md_chapter.path.write_text(md_chapter.path.read_text() + "\nOne more line.\n")
+    sources.read(md_chapter, cache)
+    assert len(calls) == 1 and calls[0].endswith("One more line.\n")  # parsed again
