@@ -124,7 +124,7 @@ def main() -> None:
     record("bench_build", [
         "## Book build times (`bench/bench_build.py`)",
         "",
-        f"Command: `.venv/bin/python bench/bench_build.py --write` on "
+        f"Command: `.venv/bin/python bench/bench_build.py {' '.join(sys.argv[1:])}` on "
         f"{today()}; machine: {machine()}, torch {metadata.version('torch')}, "
         f"nbconvert {metadata.version('nbconvert')}, "
         f"{subprocess.run(['lualatex', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}. "
