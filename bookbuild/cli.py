@@ -104,7 +104,7 @@ def build(args, layout: Layout, memo: files.HashMemo, log: Log) -> int:
     """Check, execute, render and typeset: each stage hands its result to the next."""
     times: dict[str, float] = {}
     with timed(times, "execute"):
-        book = config.load(args.book)
+        book = config.load(args.book, layout.checked_config)
         ctx = Context(book, layout, memo, log, Target.of(book, layout, args.only),
                       templates=ROOT / "templates", rerun=args.rerun, jobs=args.jobs,
                       strict=args.strict or os.environ.get("CI") == "true")

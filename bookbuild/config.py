@@ -12,9 +12,9 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import BookError
+from .files import sha256_text, write_if_changed
 
 CHAPTER_SUFFIXES = (".md", ".ipynb")
 DEFAULT_PACKAGES = ("torch", "numpy", "matplotlib", "ipykernel", "jupytext")
@@ -90,7 +90,8 @@ class _Document:
 
     def __init__(self, path: Path):
         self.path = path
-        loader = _Loader(path.read_text())
+        self.text = path.read_text()
+        loader = _Loader(self.text)
         try:
             self.root = loader.get_single_node()
             self.data = loader.construct_document(self.root) if self.root else {}
@@ -122,13 +123,20 @@ class _Document:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-def load(book_dir: Path) -> Book:
+def load(book_dir: Path, checked: Path | None = None) -> Book:
+    """The book in ``book_dir``.  ``checked``, when given, keeps the hash of
+    the last book.yml that passed the schema: the same text is not checked
+    again (importing jsonschema is most of a no-op build's start)."""
     book_dir = book_dir.resolve()
     source = book_dir / "book.yml"
     if not source.exists():
         raise BookError(f"no book.yml in {book_dir}", where=str(book_dir))
     doc = _Document(source)
-    _validate(doc)
+    digest = sha256_text(SCHEMA.read_text() + doc.text)
+    if checked is None or not checked.exists() or checked.read_text() != digest:
+        _validate(doc)
+        if checked is not None:
+            write_if_changed(checked, digest)
     meta = doc.data
     execute = meta.get("execute") or {}
     book = Book(
@@ -159,6 +167,8 @@ def load(book_dir: Path) -> Book:
 
 def _validate(doc: _Document) -> None:
     """Raise the first schema error in file order; the others go in its detail."""
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(json.loads(SCHEMA.read_text()))
     found = sorted((doc.line(*keys), message) for error in validator.iter_errors(doc.data)
                    for keys, message in _explain(error))
@@ -173,7 +183,7 @@ def _validate(doc: _Document) -> None:
                         where=doc.where("chapters"))
 
 
-def _explain(error: ValidationError):
+def _explain(error):
     """(keys, message) pairs, in the author's words, for one schema error."""
     keys = tuple(error.path)
     name = next((k for k in reversed(keys) if isinstance(k, str)), "")

@@ -41,9 +41,10 @@ class HashMemo:
         if self._dirty and self.path is not None:
             atomic_write_text(self.path, json.dumps(self._known))
 
-    def file(self, path: Path) -> str:
-        st = path.stat()
-        key = str(path.resolve())
+    def file(self, path: Path | str) -> str:
+        # abspath, not resolve: a realpath per file was most of a no-op build's check
+        key = os.path.abspath(path)
+        st = os.stat(key)
         hit = self._known.get(key)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
@@ -68,8 +69,11 @@ class HashMemo:
             return None
         if root.is_file():
             return self.file(root)
-        entries = sorted(p for p in root.rglob("*") if p.is_file())
-        return sha256_json([[p.relative_to(root).as_posix(), self.file(p)] for p in entries])
+        files = [os.path.join(folder, name)
+                 for folder, _, names in os.walk(root) for name in names]
+        entries = sorted((os.path.relpath(p, root).split(os.sep), p)
+                         for p in files if os.path.isfile(p))  # in the order of Paths
+        return sha256_json([["/".join(parts), self.file(p)] for parts, p in entries])
 
 
     def changed(self, deps: dict[str, str | None], root: Path | None = None) -> str | None:

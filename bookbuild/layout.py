@@ -21,6 +21,7 @@ class Layout:
         self.lock = out / "build.lock"
         self.hash_memo = self.cache / "file-hashes.json"
         self.prose_memo = self.cache / "prose.json"
+        self.checked_config = self.cache / "book-yml.sha256"  # the last book.yml the schema passed
 
     def work(self, chapter: Chapter) -> Path:
         return self.out / "work" / chapter.id
@@ -46,6 +47,10 @@ class Layout:
 
     def main(self, name: str) -> Path:
         return self.tex_dir / f"{name}.tex"
+
+    def main_record(self, name: str) -> Path:
+        """The key of what filled the main file's template when it was last written."""
+        return self.tex_dir / f"{name}.main.json"
 
     def stamp(self, name: str) -> Path:
         """What the last LaTeX run of ``name`` (``book`` or ``only-<id>``) read and gave."""

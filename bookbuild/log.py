@@ -15,16 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskID,
-    TextColumn,
-)
-from rich.text import Text
+from functools import cached_property
 
 PERIOD = 30.0  # seconds between plain progress lines of a running chapter
 
@@ -52,7 +43,7 @@ class Running:
     cell: int = 0  # the cell executing now, 1-based; 0 while the kernel starts
     total: int = 0
     where: str = ""
-    bar: TaskID | None = field(default=None, repr=False)
+    bar: int | None = field(default=None, repr=False)  # rich's TaskID
 
     def line(self, now: float) -> str:
         if self.cell:
@@ -65,13 +56,6 @@ class Running:
         return text
 
 
-class _Elapsed(ProgressColumn):
-    """Elapsed time written as the estimate beside it is (rich's own reads 0:03:05)."""
-
-    def render(self, task) -> Text:
-        return Text(f"{duration(task.elapsed or 0)} elapsed")
-
-
 class Log:
     """Thread-safe: chapters execute in threads and report through one Log."""
 
@@ -79,19 +63,29 @@ class Log:
                  clock=time.monotonic):
         self.level = level  # 0 quiet, 1 normal, 2 verbose
         self.stream = stream or sys.stderr
-        console = Console(file=self.stream)
-        self.tty = console.is_interactive  # a terminal that is not TERM=dumb (rich decides)
-        self._console = console if self.tty else None
         self.period = period
         self.clock = clock
         self._lock = threading.Lock()
         self._running: dict[str, Running] = {}
-        self._bars: Progress | None = None  # while chapters run on a terminal
+        self._bars = None  # rich's Progress, while chapters run on a terminal
         self._stop: threading.Event | None = None  # ends the plain-line ticker
+
+    # rich is imported once a chapter runs: a build with nothing to execute
+    # starts faster without it.
+    @cached_property
+    def _console(self):
+        from rich.console import Console
+
+        return Console(file=self.stream)
+
+    @property
+    def tty(self) -> bool:
+        """A terminal that is not TERM=dumb (rich decides)."""
+        return self._console.is_interactive
 
     def _write(self, text: str) -> None:
         """Write a line; the caller holds the lock."""
-        if self._console:  # above the bars, while they are shown
+        if self._bars is not None:  # above the bars
             self._console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
         else:
             self.stream.write(text + "\n")
@@ -157,10 +151,12 @@ class Log:
                 task.shown = now
 
     def _add_bar(self, task: Running) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         if self._bars is None:
             self._bars = Progress(
                 TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                TextColumn("{task.fields[where]}"), _Elapsed(),
+                TextColumn("{task.fields[where]}"), _elapsed_column(),
                 TextColumn("{task.fields[estimate]}"),
                 console=self._console, transient=True, refresh_per_second=4)
             self._bars.start()
@@ -181,3 +177,15 @@ class Log:
                         self._write(task.line(now))
                         task.shown = now
                 wake = max(min(t.shown for t in self._running.values()) + self.period - now, 0.01)
+
+
+def _elapsed_column():
+    """Elapsed time written as the estimate beside it is (rich's own reads 0:03:05)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Elapsed(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{duration(task.elapsed or 0)} elapsed")
+
+    return Elapsed()

@@ -6,7 +6,9 @@ values of ``{eval}`` roles (resolved by the execute stage) are put into
 the prose, table data becomes booktabs LaTeX (``tables.py``), the
 markdown goes through pandoc (``markdown.py``), and nbconvert's LaTeX
 exporter renders ``templates/chapter.tex.j2``.  A chapter whose inputs
-are unchanged is not rendered again.
+are unchanged is not rendered again, and the modules that convert (with
+markdown-it, Pygments and nbconvert behind them) are imported only by the
+functions that convert: a build with nothing to render starts without them.
 """
 
 import copy
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import inline, listings, markdown, qr, sources, tables
+from . import inline, sources
 from .config import Book, Chapter
 from .context import Context
 from .errors import BookError, template_error
@@ -29,8 +31,9 @@ if TYPE_CHECKING:
 # The builder's files that shape a chapter's LaTeX: an edit to one re-renders
 # every chapter; an edit elsewhere in the builder (the command line, the
 # execute or typeset stage) re-renders none.
-BUILDER_FILES = [Path(m.__file__) for m in (inline, listings, markdown, qr, sources, tables)] + [
-    Path(__file__), markdown.FILTER]
+BUILDER_FILES = [Path(__file__).with_name(name) for name in (
+    "inline.py", "listings.py", "markdown.py", "qr.py", "sources.py", "tables.py", "render.py",
+    "myst.lua")]
 MAX_OUTPUT_LINES = 40
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
 _TITLE = re.compile(r"^#[ \t]+(.+?)[ \t]*$", re.M)  # [ \t]: keep the lines after it
@@ -77,6 +80,8 @@ def truncate(text: str, limit: int = MAX_OUTPUT_LINES) -> str:
 def clean_outputs(outputs: list) -> list:
     """Outputs ready for print: streams merged and cleaned, long texts cut,
     widget and HTML-only outputs (which have no print form) dropped."""
+    from .tables import MIME
+
     cleaned = []
     for out in outputs:
         out = copy.deepcopy(out)
@@ -86,7 +91,7 @@ def clean_outputs(outputs: list) -> list:
                 continue
         elif out.output_type in ("display_data", "execute_result"):
             data = {k: v for k, v in out.data.items()
-                    if k in (tables.MIME, "text/latex", "application/pdf", "image/png", "image/jpeg",
+                    if k in (MIME, "text/latex", "application/pdf", "image/png", "image/jpeg",
                              "text/plain")}
             if not data:
                 continue
@@ -140,6 +145,8 @@ def _computed(nb, values: dict[str, dict[str, str]]) -> None:
 def _tables(nb) -> set[str]:
     """Table data in outputs to LaTeX, captioned and labelled by the table
     itself or else by its cell; returns the labels of the tables."""
+    from . import tables
+
     labels = set()
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -166,6 +173,8 @@ def _title(nb, chapter: Chapter) -> tuple[str, int]:
 def _exporter(templates: Path):
     from nbconvert.exporters import LatexExporter
     from traitlets.config import Config
+
+    from . import listings, markdown
 
     config = Config()
     cleaner = _cleaner()
@@ -257,6 +266,8 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
 def _convert(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout):
     """The notebook to export (current prose, cached outputs, values and
     tables filled in), its markdown converted, and the exporter's resources."""
+    from . import markdown, qr
+
     nb = _merge(source_nb, executed_nb)
     title, title_cell = _title(nb, chapter)
     values = executed_nb.metadata.get("book_eval", {})

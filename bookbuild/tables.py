@@ -4,12 +4,12 @@ A cell's output carries a table as data (``MIME``: header, rows, and an
 optional caption and label), sent by ``figures.table.table`` or by a
 pandas DataFrame (``execute.HELPERS``).  The render stage turns it into
 LaTeX here, so the table's style is the builder's, not the cache's.
-Numeric columns are right-aligned and text columns left-aligned.
+Numeric columns are right-aligned and text columns left-aligned.  The
+markdown module (markdown-it behind it) is imported where a table is
+typeset: the execute stage reads ``MIME`` from here.
 """
 
 import re
-
-from .markdown import escape, escape_caption
 
 MIME = "application/vnd.book.table+json"
 MAX_ROWS = 40  # as render.MAX_OUTPUT_LINES: a table never runs off its page
@@ -41,6 +41,8 @@ def alignment(header: list, rows: list[list]) -> str:
 
 
 def tabular(header: list | None, rows: list[list]) -> str:
+    from .markdown import escape
+
     header = header or []
     spec = alignment(header, rows)
 
@@ -66,6 +68,8 @@ def latex(data: dict, caption: str | None = None, label: str | None = None) -> s
     """The table ``data`` as LaTeX: numbered, with its caption (plain text
     with ``$math$``) above it, when it has a caption or a label; the
     data's own caption and label win over those given here (the cell's)."""
+    from .markdown import escape_caption
+
     caption = data.get("caption") or caption
     label = data.get("label") or label
     table = rf"\adjustbox{{max width=\linewidth}}{{{tabular(data.get('header'), data['rows'])}}}"

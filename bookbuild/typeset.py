@@ -20,9 +20,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
-
-from . import listings, markdown
 from .config import Book, Chapter
 from .context import Context
 from .errors import BookError, located, template_error
@@ -88,7 +85,8 @@ def stage(ctx: Context, rendered: list[Rendered]) -> Typeset:
     book, target = ctx.book, ctx.target
     elsewhere = labels_elsewhere(book, rendered, ctx.layout) if target.only else set()
     check_keys(book, rendered, elsewhere)
-    main = write_main(book, rendered, ctx.layout, ctx.templates, target.name, target.only)
+    main = write_main(book, rendered, ctx.layout, ctx.templates, target.name, target.only,
+                      ctx.memo)
     return typeset(book, rendered, main, target.pdf, ctx.layout, ctx.memo, target.only, ctx.log)
 
 
@@ -141,7 +139,9 @@ def labels_elsewhere(book: Book, rendered: list[Rendered], layout: Layout) -> se
     return labels
 
 
-def _environment(templates: Path) -> Environment:
+def _environment(templates: Path):
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     return Environment(
         loader=FileSystemLoader(str(templates)), undefined=StrictUndefined,
         block_start_string="((*", block_end_string="*))",
@@ -155,7 +155,10 @@ def _ordinal(chapter: Chapter) -> int:
 
 
 def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: Path,
-               name: str, only: bool) -> Path:
+               name: str, only: bool, memo: HashMemo | None = None) -> Path:
+    """The main LaTeX file, written again only when what fills its template
+    changed (so a build with nothing to do imports neither jinja2 nor the
+    markdown and listing modules)."""
     def entry(r: Rendered) -> dict:
         return {"tex": r.tex.name, "appendix": r.chapter.appendix, "ordinal": _ordinal(r.chapter)}
 
@@ -166,6 +169,25 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
         if not parts or parts[-1]["title"] != r.chapter.part:
             parts.append({"title": r.chapter.part, "chapters": []})
         parts[-1]["chapters"].append(entry(r))
+    appendices = [entry(r) for r in rendered if r.chapter.appendix]
+    main = layout.main(name)
+    memo = memo or HashMemo()
+    stamp = Stamp(layout.main_record(name), memo)
+    here = Path(__file__).parent
+    key = sha256_json({
+        "book": [book.title, book.subtitle, book.authors, book.date, book.edition,
+                 book.repository, str(book.bibliography or "")],
+        "parts": parts, "appendices": appendices, "only": only,
+        "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
+        "builder": {n: memo.file(here / n) for n in ("typeset.py", "markdown.py", "listings.py")},
+    })
+    if main.exists() and stamp.load(key) is not None:
+        return main
+
+    from jinja2 import TemplateError
+
+    from . import listings, markdown
+
     escape = markdown.escape
     try:
         text = _environment(templates).get_template("book.tex.j2").render(
@@ -175,13 +197,13 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
             date=escape(book.date), edition=escape(book.edition),
             repository=book.repository,
             bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
-            parts=parts, appendices=[entry(r) for r in rendered if r.chapter.appendix],
+            parts=parts, appendices=appendices,
             pygments=listings.style_definitions(), only=only,
             trailer_id=TRAILER_ID_PLACEHOLDER)
     except TemplateError as exc:
         raise template_error(exc, templates / "book.tex.j2") from None
-    main = layout.main(name)
     write_if_changed(main, text)
+    stamp.save(key, {})
     return main
 
 

@@ -169,6 +169,28 @@ def test_noop_rebuild_executes_and_typesets_nothing(built):
     assert (out / "book.pdf").stat().st_mtime_ns == before
 
 
+# What a build with nothing to do must not load: each costs tens of milliseconds
+# of a no-op build that should take well under a second (bench/bench_build.py).
+# (nbformat, which reads the caches, brings jsonschema; markdown-it finds {eval} roles.)
+CONVERTING_MODULES = {"rich", "jinja2", "pygments", "nbconvert", "nbclient", "jupytext",
+                      "pylatexenc", "qrcode"}
+
+
+@pytest.mark.latex
+def test_noop_rebuild_imports_none_of_the_converters(built):
+    book, out, _ = built
+    script = ("import sys; from bookbuild.cli import main; code = main();"
+              " print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr);"
+              " sys.exit(code)")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "pdf", "--book", str(book), "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, BOOK_BOOTSTRAPPED="1"))
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(eval(proc.stderr.strip().splitlines()[-1]))
+    assert "unchanged)" in proc.stderr
+    assert loaded & CONVERTING_MODULES == set()
+
+
 @pytest.mark.latex
 def test_prose_edit_rerenders_without_executing(built, tmp_path):
     book, out = copy_book(tmp_path, built[0], built[1])

@@ -65,6 +65,17 @@ def load_error(book: Path) -> BookError:
     return info.value
 
 
+def test_a_book_yml_that_passed_is_not_checked_again_and_an_edit_is(full_book, tmp_path):
+    checked = tmp_path / "cache" / "book-yml.sha256"
+    config.load(full_book, checked)
+    assert checked.exists()
+    config.load(full_book, checked)  # the same text: the schema is not consulted
+    yml = full_book / "book.yml"
+    yml.write_text(yml.read_text().replace("title:", "titel:", 1))
+    with pytest.raises(BookError, match="'titel'|'title'"):
+        config.load(full_book, checked)
+
+
 @pytest.fixture
 def full_book(tmp_path):
     return write_book(tmp_path, BOOK_YML, ["one.md", "two.md", "three.ipynb", "appa.md",
