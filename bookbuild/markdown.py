@@ -161,6 +161,10 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
     lines = text.split("\n")
     edits: list[tuple[int, int, str]] = []  # (first, end, markdown) over lines
     tokens = _PARSER.parse(text)
+    for token in tokens:
+        if token.type == "inline" and token.map and "\\@" in token.content:
+            start, end = token.map  # the replacement has no line break: maps hold
+            lines[start:end] = _literal_at("\n".join(lines[start:end])).split("\n")
     for k, token in enumerate(tokens):
         if token.map is None:
             continue
@@ -182,6 +186,16 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
     for start, end, markdown in sorted(edits, reverse=True):
         lines[start:end] = [markdown]
     return "\n".join(lines)
+
+
+# What may hold a "\\@" that is not the author's escape: code spans, math, "\\\\".
+_NOT_AN_ESCAPE = re.compile(r"(`+)[\s\S]*?(?<!`)\1(?!`)|\$\$?[^$]+\$\$?|\\\\|\\@")
+
+
+def _literal_at(text: str) -> str:
+    """An escaped ``\\@`` as raw LaTeX: the filter finds citations in pandoc's
+    text, where the escape is gone, so "\\@name" would read as a citation."""
+    return _NOT_AN_ESCAPE.sub(lambda m: "`@`{=latex}" if m[0] == "\\@" else m[0], text)
 
 
 def _table_widths(rows: list[str]) -> str | None:

@@ -594,6 +594,15 @@ def test_citation_with_prefix_and_locator(chapter_path):
     assert out.cites == ["k1", "k2", "k3", "k1"]
 
 
+def test_an_escaped_at_sign_is_not_a_citation(chapter_path):
+    out = convert(chapter_path, "Mail \\@k1 or [\\@k2], but `\\@k3` is code, $a\\@b$ math,\n"
+                                "while @k4 is a citation.\n")
+    tex = out.cells[0]
+    assert "Mail @k1 or {[}@k2{]}" in tex.replace("\\", "")
+    assert "\\texttt{\\textbackslash{}@k3}" in tex and "a\\@b" in tex
+    assert out.cites == ["k4"]
+
+
 def test_wide_pipe_table_wraps_with_widths_from_its_dashes(chapter_path):
     long = "a cell with enough words to make this line longer than seventy-two columns"
     out = convert(chapter_path, f"| Name | Note |\n|------|---------------|\n| x | {long} |\n\n"
