@@ -19,13 +19,15 @@ STAMP = VENV / ".installed-pyproject"
 
 # (what to look for, Debian package that provides it)
 COMMANDS = [("latexmk", "latexmk"), ("lualatex", "texlive-luatex"), ("biber", "biber"),
-            ("pdftotext", "poppler-utils"), ("pdftoppm", "poppler-utils")]
+            ("pdftotext", "poppler-utils"), ("pdftoppm", "poppler-utils"),
+            ("makeindex", "texlive-binaries")]
 TEX_FILES = [("fvextra.sty", "texlive-latex-extra"), ("tcolorbox.sty", "texlive-latex-extra"),
              ("biblatex.sty", "texlive-bibtex-extra"), ("tikz.sty", "texlive-pictures"),
              ("scrbook.cls", "texlive-latex-recommended"), ("microtype.sty", "texlive-latex-recommended"),
              ("unicode-math.sty", "texlive-latex-recommended")]
 FONTS = [("TeX Gyre Pagella", "fonts-texgyre"), ("TeX Gyre Pagella Math", "fonts-texgyre-math"),
-         ("DejaVu Sans Mono", "fonts-dejavu-core"), ("Noto Sans CJK SC", "fonts-noto-cjk")]
+         ("DejaVu Sans Mono", "fonts-dejavu-core"), ("Noto Sans CJK SC", "fonts-noto-cjk"),
+         ("Symbola", "fonts-symbola")]  # emoji and symbols, in black and white for print
 
 # The corpus is made from what Debian installs: the Python documentation.
 DATA = [("/usr/share/doc/python3/html/library", "python3-doc")]

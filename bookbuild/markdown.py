@@ -297,8 +297,8 @@ def _directive(d: Directive, ctx: Context, body_line: int | None) -> str:
     if name == "epigraph":
         return _epigraph(inner())
     if name == "index":
-        entries = [e for e in re.split(r"[;\n]", f"{d.args}\n{d.body}") if e.strip()]
-        return _raw("".join(_index_entry(e) for e in entries))
+        lines = [e for e in f"{d.args}\n{d.body}".split("\n") if e.strip()]
+        return _raw("".join(f"\\index{{{key}}}" for e in lines for key in index_keys(e)))
     if name == "glossary":
         return _glossary(d, ctx, body_line)
     if name == "margin":
@@ -476,10 +476,29 @@ def _epigraph(inner: str) -> str:
     return _raw("\\begin{bookepigraph}") + quote + tail + _raw("\\end{bookepigraph}")
 
 
-def _index_entry(entry: str) -> str:
-    """Sphinx's ``single: a; b`` / ``pair: a; b`` forms, or a bare term."""
-    term = re.sub(r"^\s*(single|pair|triple|see|seealso)\s*:\s*", "", entry).strip()
-    return f"\\index{{{escape(term)}}}" if term else ""
+def index_keys(entry: str) -> list[str]:
+    """makeindex keys for one line of Sphinx's ``index`` directive:
+    ``single: a; b`` (a, with the subentry b), ``pair: a; b`` (a!b and b!a),
+    ``triple: a; b; c`` (each word first once), ``see: a; b``,
+    ``seealso: a; b``, or bare terms separated by commas."""
+    kind, colon, rest = entry.partition(":")
+    kind = kind.strip()
+    if not colon or kind not in ("single", "pair", "triple", "see", "seealso"):
+        return [_index_term(t) for t in entry.split(",") if t.strip()]
+    terms = [_index_term(t) for t in rest.split(";") if t.strip()]
+    if kind in ("see", "seealso") and len(terms) == 2:
+        return [f"{terms[0]}|{kind}{{{terms[1]}}}"]
+    if kind == "pair" and len(terms) == 2:
+        return ["!".join(terms), "!".join(reversed(terms))]
+    if kind == "triple" and len(terms) == 3:
+        a, b, c = terms
+        return [f"{a}!{b} {c}", f"{b}!{c}, {a}", f"{c}!{a} {b}"]
+    return ["!".join(terms)]
+
+
+def _index_term(term: str) -> str:
+    """A term as LaTeX, with makeindex's own characters quoted."""
+    return re.sub(r'(["!@|])', r'"\1', escape(term.strip()))
 
 
 def term_label(term: str) -> str:

@@ -170,6 +170,7 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
             parts.append({"title": r.chapter.part, "chapters": []})
         parts[-1]["chapters"].append(entry(r))
     appendices = [entry(r) for r in rendered if r.chapter.appendix]
+    index = any("\\index{" in r.tex.read_text() for r in rendered)
     main = layout.main(name)
     memo = memo or HashMemo()
     stamp = Stamp(layout.main_record(name), memo)
@@ -177,7 +178,7 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
     key = sha256_json({
         "book": [book.title, book.subtitle, book.authors, book.date, book.edition,
                  book.repository, str(book.bibliography or "")],
-        "parts": parts, "appendices": appendices, "only": only,
+        "parts": parts, "appendices": appendices, "only": only, "index": index,
         "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
         "builder": {n: memo.file(here / n) for n in ("typeset.py", "markdown.py", "listings.py")},
     })
@@ -198,7 +199,7 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
             repository=book.repository,
             bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
             parts=parts, appendices=appendices,
-            pygments=listings.style_definitions(), only=only,
+            pygments=listings.style_definitions(), only=only, index=index,
             trailer_id=TRAILER_ID_PLACEHOLDER)
     except TemplateError as exc:
         raise template_error(exc, templates / "book.tex.j2") from None

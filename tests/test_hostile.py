@@ -23,7 +23,7 @@ COMMONMARK = [
     "QUOTEMARK", "NESTQUOTE", "a `tick` inside", "#$%&~_^\\{}", "INDENTMARK", "FENCEMARK",
     "TILDEMARK", "BREAKONE", "BREAKTWO", "example.org/autolink", "www.example.com",
     "ada@example.org", "reference link", "ENTITYMARK", "☃", "PIPEMARK", "code|pipe", "CAPTMARK",
-    "FOOTONE", "FOOTNAMED", "COMBINEMARK", "中文", "日本語", "한국어", "SUPERCALIFRAGILISTIC",
+    "FOOTONE", "FOOTNAMED", "COMBINEMARK", "中文", "日本語", "한국어", "🙂", "SUPERCALIFRAGILISTIC",
     "SPECIALS # $ % & ~ _ ^ \\ { } end, 50% of $5 and #1.",
     "Table 1.1: A caption with # $ % & _ and",
     "1.3 Heading with # $ % & ~ _ ^ \\ { } and code_span HEADSPECIAL",
@@ -80,6 +80,14 @@ def test_every_construct_keeps_its_text(hostile, group):
     text = flat(hostile[2])
     missing = [marker for marker in group if flat(marker) not in text]
     assert missing == []
+
+
+def test_the_index_lists_the_entries_of_roles_and_directives(hostile):
+    text = hostile[2]
+    index = text[text.rindex("\fIndex\n"):]  # its own page(s), after the bibliography
+    for entry in ("INDEXDIRMARK", "other", "INDEXROLEMARK"):
+        assert entry in index
+    assert re.search(r"^\s*Index\s+\d+\s*$", text, re.M), "the index is in the contents"
 
 
 def test_what_has_no_print_form_is_left_out(hostile):

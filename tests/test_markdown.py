@@ -493,8 +493,23 @@ def test_epigraph_with_attribution(chapter_path):
 def test_index_directive_and_role(chapter_path):
     tex = convert(chapter_path, "```{index} single: attention; softmax\n```\n\n"
                                 "The {index}`token` word.\n").cells[0]
-    assert "\\index{attention}\\index{softmax}" in tex
+    assert "\\index{attention!softmax}" in tex  # Sphinx: "; " makes a subentry
     assert "token\\index{token}" in tex
+
+
+@pytest.mark.parametrize("entry, keys", [
+    ("single: attention; softmax", ["attention!softmax"]),
+    ("pair: loss; cross-entropy", ["loss!cross-entropy", "cross-entropy!loss"]),
+    ("triple: byte; pair; encoding", ["byte!pair encoding", "pair!encoding, byte",
+                                      "encoding!byte pair"]),
+    ("see: BPE; byte-pair encoding", ["BPE|see{byte-pair encoding}"]),
+    ("seealso: GPT; transformer", ["GPT|seealso{transformer}"]),
+    ("tokens, vocabulary", ["tokens", "vocabulary"]),
+    ("single: a!b and x@y | z", ['a"!b and x"@y "| z']),
+    ("single: 50% of #1", ["50\\% of \\#1"]),
+])
+def test_index_entries_follow_sphinx(entry, keys):
+    assert markdown.index_keys(entry) == keys
 
 
 def test_glossary_and_term(chapter_path):
