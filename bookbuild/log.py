@@ -14,7 +14,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
 from functools import cached_property
 
 PERIOD = 30.0  # seconds between plain progress lines of a running chapter
