@@ -18,16 +18,30 @@ VENV = Path(os.environ.get("BOOK_VENV", ROOT / ".venv"))
 STAMP = VENV / ".installed-pyproject"
 
 # (what to look for, Debian package that provides it)
-COMMANDS = [("latexmk", "latexmk"), ("lualatex", "texlive-luatex"), ("biber", "biber"),
-            ("pdftotext", "poppler-utils"), ("pdftoppm", "poppler-utils"),
-            ("makeindex", "texlive-binaries")]
-TEX_FILES = [("fvextra.sty", "texlive-latex-extra"), ("tcolorbox.sty", "texlive-latex-extra"),
-             ("biblatex.sty", "texlive-bibtex-extra"), ("tikz.sty", "texlive-pictures"),
-             ("scrbook.cls", "texlive-latex-recommended"), ("microtype.sty", "texlive-latex-recommended"),
-             ("unicode-math.sty", "texlive-latex-recommended")]
-FONTS = [("TeX Gyre Pagella", "fonts-texgyre"), ("TeX Gyre Pagella Math", "fonts-texgyre-math"),
-         ("DejaVu Sans Mono", "fonts-dejavu-core"), ("Noto Sans CJK SC", "fonts-noto-cjk"),
-         ("Symbola", "fonts-symbola")]  # emoji and symbols, in black and white for print
+COMMANDS = [
+    ("latexmk", "latexmk"),
+    ("lualatex", "texlive-luatex"),
+    ("biber", "biber"),
+    ("pdftotext", "poppler-utils"),
+    ("pdftoppm", "poppler-utils"),
+    ("makeindex", "texlive-binaries"),
+]
+TEX_FILES = [
+    ("fvextra.sty", "texlive-latex-extra"),
+    ("tcolorbox.sty", "texlive-latex-extra"),
+    ("biblatex.sty", "texlive-bibtex-extra"),
+    ("tikz.sty", "texlive-pictures"),
+    ("scrbook.cls", "texlive-latex-recommended"),
+    ("microtype.sty", "texlive-latex-recommended"),
+    ("unicode-math.sty", "texlive-latex-recommended"),
+]
+FONTS = [
+    ("TeX Gyre Pagella", "fonts-texgyre"),
+    ("TeX Gyre Pagella Math", "fonts-texgyre-math"),
+    ("DejaVu Sans Mono", "fonts-dejavu-core"),
+    ("Noto Sans CJK SC", "fonts-noto-cjk"),
+    ("Symbola", "fonts-symbola"),
+]  # emoji and symbols, in black and white for print
 
 # The corpus is made from what Debian installs: the Python documentation.
 DATA = [("/usr/share/doc/python3/html/library", "python3-doc")]
@@ -36,13 +50,17 @@ DATA = [("/usr/share/doc/python3/html/library", "python3-doc")]
 def missing_system_packages() -> list[str]:
     missing = [pkg for cmd, pkg in COMMANDS if not shutil.which(cmd)]
     if shutil.which("kpsewhich"):
-        found = subprocess.run(["kpsewhich", *(f for f, _ in TEX_FILES)],
-                               capture_output=True, text=True).stdout
+        found = subprocess.run(
+            ["kpsewhich", *(f for f, _ in TEX_FILES)], capture_output=True, text=True
+        ).stdout
         missing += [pkg for f, pkg in TEX_FILES if f"/{f}" not in found]
     else:
         missing += [pkg for _, pkg in TEX_FILES]
-    fonts = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout \
-        if shutil.which("fc-list") else ""
+    fonts = (
+        subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout
+        if shutil.which("fc-list")
+        else ""
+    )
     missing += [pkg for family, pkg in FONTS if family not in fonts]
     missing += [pkg for path, pkg in DATA if not Path(path).exists()]
     return sorted(set(missing))
@@ -53,8 +71,10 @@ def install_system_packages(packages: list[str]) -> None:
     sudo = [] if os.geteuid() == 0 else (["sudo"] if shutil.which("sudo") else None)
     if sudo is None or not shutil.which("apt-get"):
         sys.exit(f"error: missing system packages; install them with:\n  sudo {' '.join(command)}")
-    print(f"bootstrap: installing {' '.join(packages)} (TeX Live is large: a few minutes)",
-          file=sys.stderr)
+    print(
+        f"bootstrap: installing {' '.join(packages)} (TeX Live is large: a few minutes)",
+        file=sys.stderr,
+    )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(sudo + command, check=True, env=env, stdout=subprocess.DEVNULL)

@@ -21,20 +21,34 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--book", type=Path, default=ROOT / "book",
-                        help="folder with book.yml and the chapters (default: book/)")
-    common.add_argument("--out", type=Path, default=None,
-                        help="build folder (default: build/ beside the book folder)")
+    common.add_argument(
+        "--book",
+        type=Path,
+        default=ROOT / "book",
+        help="folder with book.yml and the chapters (default: book/)",
+    )
+    common.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="build folder (default: build/ beside the book folder)",
+    )
     chatter = common.add_mutually_exclusive_group()
     chatter.add_argument("-q", "--quiet", action="store_true", help="only errors and the summary")
     chatter.add_argument("-v", "--verbose", action="store_true", help="every step")
     run = argparse.ArgumentParser(add_help=False)
-    run.add_argument("--only", metavar="CHAPTER",
-                     help="just this chapter (and the chapters whose artifacts it uses)")
+    run.add_argument(
+        "--only",
+        metavar="CHAPTER",
+        help="just this chapter (and the chapters whose artifacts it uses)",
+    )
     run.add_argument("--rerun", action="store_true", help="execute even when cached")
     run.add_argument("-j", "--jobs", type=int, default=1, help="chapters run in parallel")
-    run.add_argument("--strict", action="store_true",
-                     help="typed numbers in prose are errors, not warnings (also when CI=true)")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="typed numbers in prose are errors, not warnings (also when CI=true)",
+    )
     sub.add_parser("pdf", parents=[common, run], help="execute, render and typeset the book")
     sub.add_parser("execute", parents=[common, run], help="execute the chapters (cached)")
     sub.add_parser("clean", parents=[common], help="remove the build folder")
@@ -44,8 +58,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # BOOK_PROGRESS_SECONDS: how often a running chapter reports where it is, outside a terminal
-    log = Log(0 if args.quiet else 2 if args.verbose else 1,
-              period=float(os.environ.get("BOOK_PROGRESS_SECONDS", PERIOD)))
+    log = Log(
+        0 if args.quiet else 2 if args.verbose else 1,
+        period=float(os.environ.get("BOOK_PROGRESS_SECONDS", PERIOD)),
+    )
     try:
         layout = Layout((args.out or args.book.resolve().parent / "build").resolve())
         with build_lock(layout):
@@ -81,8 +97,11 @@ def build_lock(layout: Layout):
         except BlockingIOError:
             if not waiting:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                print(f"waiting for another build in {out} (pid {holder})", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"waiting for another build in {out} (pid {holder})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 waiting = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:  # a `clean` that held the lock may have removed the folder, lock file and all
@@ -105,9 +124,17 @@ def build(args, layout: Layout, memo: files.HashMemo, log: Log) -> int:
     times: dict[str, float] = {}
     with timed(times, "execute"):
         book = config.load(args.book, layout.checked_config)
-        ctx = Context(book, layout, memo, log, Target.of(book, layout, args.only),
-                      templates=ROOT / "templates", rerun=args.rerun, jobs=args.jobs,
-                      strict=args.strict or os.environ.get("CI") == "true")
+        ctx = Context(
+            book,
+            layout,
+            memo,
+            log,
+            Target.of(book, layout, args.only),
+            templates=ROOT / "templates",
+            rerun=args.rerun,
+            jobs=args.jobs,
+            strict=args.strict or os.environ.get("CI") == "true",
+        )
         check_prose(ctx)
         executed = execute.stage(ctx)
     summary = [executed.summary()]
@@ -127,14 +154,19 @@ def check_prose(ctx: Context) -> None:
     """Warn about numbers typed into prose; with ``--strict``, fail on them."""
     findings = prose.check(ctx.target.chapters, ctx.book.prose_allow, ctx.layout.prose_memo)
     if findings and ctx.strict:
-        raise BookError(f"{len(findings)} typed number(s) in prose (--strict)",
-                        detail="\n".join(map(str, findings)))
+        raise BookError(
+            f"{len(findings)} typed number(s) in prose (--strict)",
+            detail="\n".join(map(str, findings)),
+        )
     for finding in findings:
         ctx.log.warn(str(finding))
 
 
 def _finish(summary: list[str], times: dict[str, float]) -> int:
-    summary.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
-                   + f" (total {sum(times.values()):.1f} s)")
+    summary.append(
+        "time: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in times.items())
+        + f" (total {sum(times.values()):.1f} s)"
+    )
     print("\n".join(summary), file=sys.stderr)
     return 0

@@ -70,7 +70,9 @@ class Book:
         """Link to a file of the repository, as readers browse it online."""
         if not self.repository:
             return ""
-        repo_root = next((p for p in [self.root, *self.root.parents] if (p / ".git").exists()), self.root.parent)
+        repo_root = next(
+            (p for p in [self.root, *self.root.parents] if (p / ".git").exists()), self.root.parent
+        )
         rel = path.resolve().relative_to(repo_root.resolve()).as_posix()
         return f"{self.repository.rstrip('/')}/blob/{self.branch}/{rel}"
 
@@ -157,8 +159,9 @@ def load(book_dir: Path, checked: Path | None = None) -> Book:
     if meta.get("bibliography"):
         book.bibliography = book_dir / meta["bibliography"]
         if not book.bibliography.exists():
-            raise BookError(f"bibliography {meta['bibliography']!r} not found",
-                            where=doc.where("bibliography"))
+            raise BookError(
+                f"bibliography {meta['bibliography']!r} not found", where=doc.where("bibliography")
+            )
     book.chapters = _chapters(doc, book_dir, int(execute.get("timeout", 600)))
     _check_artifacts(book)
     schedule(book, book.chapters)  # a cycle is an error of the book, whatever a build selects
@@ -170,17 +173,23 @@ def _validate(doc: _Document) -> None:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(json.loads(SCHEMA.read_text()))
-    found = sorted((doc.line(*keys), message) for error in validator.iter_errors(doc.data)
-                   for keys, message in _explain(error))
+    found = sorted(
+        (doc.line(*keys), message)
+        for error in validator.iter_errors(doc.data)
+        for keys, message in _explain(error)
+    )
     if found:
         (line, message), *others = found
         detail = "\n".join(f"{doc.path}:{n}: {m}" for n, m in others)
-        raise BookError(message, where=f"{doc.path}:{line}" if line else str(doc.path),
-                        detail=detail)
+        raise BookError(
+            message, where=f"{doc.path}:{line}" if line else str(doc.path), detail=detail
+        )
     if "chapters" in doc.data and "parts" in doc.data:
-        raise BookError("book.yml lists both 'chapters' and 'parts': a book without parts lists"
-                        " its chapters under 'chapters', a book with parts under each part",
-                        where=doc.where("chapters"))
+        raise BookError(
+            "book.yml lists both 'chapters' and 'parts': a book without parts lists"
+            " its chapters under 'chapters', a book with parts under each part",
+            where=doc.where("chapters"),
+        )
 
 
 def _explain(error):
@@ -234,8 +243,10 @@ def _chapters(doc: _Document, book_dir: Path, timeout: int) -> list[Chapter]:
         chapters.append(_chapter(doc, entry, keys, book_dir, part, appendix, number, timeout))
     if not chapters:
         listed = next((k for k in ("chapters", "parts", "appendices") if k in doc.data), "title")
-        raise BookError("book.yml lists no chapters (under 'chapters', 'parts' or 'appendices')",
-                        where=doc.where(listed))
+        raise BookError(
+            "book.yml lists no chapters (under 'chapters', 'parts' or 'appendices')",
+            where=doc.where(listed),
+        )
     return chapters
 
 
@@ -252,8 +263,10 @@ def _chapter(doc, entry, keys, book_dir, part, appendix, number, timeout) -> Cha
     data = [book_dir / d for d in entry.get("data", [])]
     for index, d in enumerate(data):
         if not d.exists():
-            raise BookError(f"data file {d} declared by {name!r} not found",
-                            where=doc.where(*keys, "data", index))
+            raise BookError(
+                f"data file {d} declared by {name!r} not found",
+                where=doc.where(*keys, "data", index),
+            )
     return Chapter(
         id=path.stem,
         path=path,
@@ -278,21 +291,27 @@ def _check_artifacts(book: Book) -> None:
         ids.add(ch.id)
         for name in ch.produces:
             if name in producers:
-                raise BookError(f"artifact {name!r} is produced by both "
-                                f"{producers[name].path.name} and {ch.path.name}", where=ch.where)
+                raise BookError(
+                    f"artifact {name!r} is produced by both "
+                    f"{producers[name].path.name} and {ch.path.name}",
+                    where=ch.where,
+                )
             producers[name] = ch
     for ch in book.chapters:
         for name in ch.uses:
             if name not in producers:
-                raise BookError(f"{ch.path.name} uses artifact {name!r}, which no chapter "
-                                "produces", where=ch.where)
+                raise BookError(
+                    f"{ch.path.name} uses artifact {name!r}, which no chapter produces",
+                    where=ch.where,
+                )
 
 
 def _graph(book: Book) -> dict[str, list[str]]:
     """Each chapter's id -> the ids of the chapters whose artifacts it uses."""
     by_artifact = {name: ch.id for ch in book.chapters for name in ch.produces}
-    return {ch.id: list(dict.fromkeys(by_artifact[name] for name in ch.uses))
-            for ch in book.chapters}
+    return {
+        ch.id: list(dict.fromkeys(by_artifact[name] for name in ch.uses)) for ch in book.chapters
+    }
 
 
 def producers_of(book: Book, chapter: Chapter) -> list[Chapter]:
@@ -317,8 +336,11 @@ def schedule(book: Book, chapters: list[Chapter]) -> TopologicalSorter:
         sorter.prepare()
     except CycleError as exc:
         cycle = _from_first(book, exc.args[1])
-        raise BookError(f"artifact cycle: {' -> '.join(cycle)} (each chapter uses an artifact"
-                        " of the one before it)", where=book.chapter(cycle[0]).where) from None
+        raise BookError(
+            f"artifact cycle: {' -> '.join(cycle)} (each chapter uses an artifact"
+            " of the one before it)",
+            where=book.chapter(cycle[0]).where,
+        ) from None
     return sorter
 
 

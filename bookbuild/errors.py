@@ -50,8 +50,9 @@ def template_error(exc: Exception, fallback: Path) -> BookError | None:
     from jinja2 import TemplateError, TemplateSyntaxError
 
     if isinstance(exc, TemplateSyntaxError):
-        return BookError(f"template error: {exc.message}",
-                         where=f"{exc.filename or fallback}:{exc.lineno}")
+        return BookError(
+            f"template error: {exc.message}", where=f"{exc.filename or fallback}:{exc.lineno}"
+        )
     if isinstance(exc, TemplateError):
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
         where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(fallback)

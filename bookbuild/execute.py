@@ -62,7 +62,9 @@ TORCH_SEED = "import torch as _torch\n_torch.manual_seed({seed})"
 # Also runs first: the {eval} recorder, and a pandas DataFrame is shown as
 # table data (its rows), which the render stage typesets, so the table's
 # style can change without re-executing anything.
-HELPERS = inline.KERNEL + """
+HELPERS = (
+    inline.KERNEL
+    + """
 def _book_frame(frame):
     import json
     split = json.loads(frame.to_json(orient="split", default_handler=str))
@@ -76,6 +78,7 @@ for _module in ("pandas", "pandas.core.frame"):  # where pandas 3 and pandas 2 s
     get_ipython().display_formatter.mimebundle_formatter.for_type_by_name(
         _module, "DataFrame", _book_frame)
 """.replace("TABLE_MIME", TABLE_MIME)
+)
 
 # Runs after the last cell: which modules did the chapter import?
 IMPORTS = """\
@@ -103,8 +106,17 @@ class Executed:
 
 def stage(ctx: Context) -> Executed:
     """The target's chapters and those whose artifacts they use, executed or cached."""
-    return Executed(execute_all(ctx.book, ctx.target.chapters, ctx.layout, ctx.memo, ctx.log,
-                                rerun=ctx.rerun, jobs=ctx.jobs))
+    return Executed(
+        execute_all(
+            ctx.book,
+            ctx.target.chapters,
+            ctx.layout,
+            ctx.memo,
+            ctx.log,
+            rerun=ctx.rerun,
+            jobs=ctx.jobs,
+        )
+    )
 
 
 def package_versions(book: Book) -> dict[str, str | None]:
@@ -117,28 +129,32 @@ def package_versions(book: Book) -> dict[str, str | None]:
     return versions
 
 
-def static_key(book: Book, chapter: Chapter, nb, memo: HashMemo,
-               versions: dict[str, str | None] | None = None) -> str:
+def static_key(
+    book: Book, chapter: Chapter, nb, memo: HashMemo, versions: dict[str, str | None] | None = None
+) -> str:
     """What a chapter's run depends on besides its imports and artifacts;
     ``versions`` (from ``package_versions``) saves looking them up per chapter."""
     versions = package_versions(book) if versions is None else versions
-    return sha256_json({
-        "format": CACHE_FORMAT,
-        "code": [c.source for c in nb.cells if c.cell_type == "code"],
-        "python": sys.version,
-        "versions": versions,
-        "seed": book.seed,
-        "setup": [SETUP, HELPERS],
-        "data": {d.name: memo.tree(d) for d in chapter.data},
-    })
+    return sha256_json(
+        {
+            "format": CACHE_FORMAT,
+            "code": [c.source for c in nb.cells if c.cell_type == "code"],
+            "python": sys.version,
+            "versions": versions,
+            "seed": book.seed,
+            "setup": [SETUP, HELPERS],
+            "data": {d.name: memo.tree(d) for d in chapter.data},
+        }
+    )
 
 
 def _relative(book: Book, path: Path) -> str:
     return os.path.relpath(path, book.root)
 
 
-def staleness(book: Book, chapter: Chapter, nb, key: str, layout: Layout,
-              memo: HashMemo) -> tuple[str, nbformat.NotebookNode | None]:
+def staleness(
+    book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMemo
+) -> tuple[str, nbformat.NotebookNode | None]:
     """Why ``chapter`` (read as ``nb``) must run again ("" when its cache is
     fresh) and the cached notebook, with the values of its ``{eval}`` roles."""
     path = layout.cached(chapter)
@@ -172,8 +188,9 @@ def attach_evals(chapter: Chapter, nb, executed) -> None:
     executed.metadata["book_eval"] = inline.resolve(chapter, nb, executed.metadata["book_cache"])
 
 
-def _tracked_imports(book: Book, files: list[str], layout: Layout,
-                     memo: HashMemo) -> dict[str, str]:
+def _tracked_imports(
+    book: Book, files: list[str], layout: Layout, memo: HashMemo
+) -> dict[str, str]:
     """Hashes of the imported files that belong to the project (not to
     installed packages or the build directory)."""
     roots = [p.resolve() for p in book.python_path]
@@ -245,8 +262,9 @@ def _records(run_nb) -> dict:
     return {"evals": evals, "snapshots": snapshots}
 
 
-def run(book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMemo,
-        log: Log) -> nbformat.NotebookNode:
+def run(
+    book: Book, chapter: Chapter, nb, key: str, layout: Layout, memo: HashMemo, log: Log
+) -> nbformat.NotebookNode:
     """Execute ``nb`` top to bottom; return it with outputs and its cache record."""
     run_nb = _runnable(book, nb)
     _execute(book, chapter, run_nb, layout, log)
@@ -259,8 +277,11 @@ def _runnable(book: Book, nb) -> nbformat.NotebookNode:
     torch_seed = TORCH_SEED.format(seed=book.seed) if "torch" in code else ""
     run_nb = copy.deepcopy(nb)
     run_nb.cells = _with_records(run_nb, SETUP.format(seed=book.seed, torch_seed=torch_seed))
-    run_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
+    run_nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return run_nb
 
 
@@ -280,8 +301,12 @@ def _execute(book: Book, chapter: Chapter, run_nb, layout: Layout, log: Log) -> 
     def on_cell_start(cell, cell_index):
         state["cell"] = cell
         if not cell.metadata["book"].get("hidden"):
-            log.cell(chapter.path.name, cell.metadata["book"]["ordinal"], total,
-                     sources.where(chapter, cell))
+            log.cell(
+                chapter.path.name,
+                cell.metadata["book"]["ordinal"],
+                total,
+                sources.where(chapter, cell),
+            )
 
     client = NotebookClient(
         run_nb,
@@ -295,18 +320,25 @@ def _execute(book: Book, chapter: Chapter, run_nb, layout: Layout, log: Log) -> 
         with open(kernel_log, "w") as stderr:  # the kernel's own chatter stays out of the terminal
             client.execute(env=_kernel_env(book, layout), stderr=stderr)
     except CellExecutionError as exc:
-        raise _cell_error(chapter, run_nb.cells, state["cell"], exc.ename, exc.evalue,
-                          exc.traceback) from None
+        raise _cell_error(
+            chapter, run_nb.cells, state["cell"], exc.ename, exc.evalue, exc.traceback
+        ) from None
     except CellTimeoutError:
-        raise BookError(f"cell timed out after {chapter.timeout} s (raise 'timeout' in book.yml)",
-                        where=sources.where(chapter, state["cell"])) from None
+        raise BookError(
+            f"cell timed out after {chapter.timeout} s (raise 'timeout' in book.yml)",
+            where=sources.where(chapter, state["cell"]),
+        ) from None
     except DeadKernelError as exc:
-        raise BookError(f"the kernel died: {exc}", where=sources.where(chapter, state["cell"]),
-                        detail=kernel_log.read_text()[-3000:]) from None
+        raise BookError(
+            f"the kernel died: {exc}",
+            where=sources.where(chapter, state["cell"]),
+            detail=kernel_log.read_text()[-3000:],
+        ) from None
 
 
-def _record(book: Book, chapter: Chapter, nb, run_nb, key: str, layout: Layout,
-            memo: HashMemo) -> nbformat.NotebookNode:
+def _record(
+    book: Book, chapter: Chapter, nb, run_nb, key: str, layout: Layout, memo: HashMemo
+) -> nbformat.NotebookNode:
     """``nb`` with the outputs of ``run_nb``'s visible cells and the cache
     record of the run (what it imported, used and produced)."""
     imports = json.loads("".join(o.get("text", "") for o in run_nb.cells[-1].outputs))
@@ -322,8 +354,11 @@ def _record(book: Book, chapter: Chapter, nb, run_nb, key: str, layout: Layout,
     for name in chapter.produces:
         digest = memo.tree(layout.artifacts / name)
         if digest is None:
-            raise BookError(f"declares it produces artifact {name!r} but wrote nothing to "
-                            f"{layout.artifacts / name}", where=str(chapter.path))
+            raise BookError(
+                f"declares it produces artifact {name!r} but wrote nothing to "
+                f"{layout.artifacts / name}",
+                where=str(chapter.path),
+            )
         produced[name] = digest
     executed.metadata["book_cache"] = {
         "key": key,
@@ -338,8 +373,9 @@ def _record(book: Book, chapter: Chapter, nb, run_nb, key: str, layout: Layout,
 _FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
 
 
-def _cell_error(chapter: Chapter, cells: list, cell, ename: str, evalue: str,
-                traceback: str) -> BookError:
+def _cell_error(
+    chapter: Chapter, cells: list, cell, ename: str, evalue: str, traceback: str
+) -> BookError:
     """Point at the chapter file's lines through IPython's ``Cell In[n], line k``
     frames.  ``n`` is a cell's execution count: an error raised in a function
     that an earlier cell defined is reported at the raising line in that
@@ -365,8 +401,15 @@ def last_run_seconds(layout: Layout, chapter: Chapter) -> float | None:
         return None
 
 
-def execute_all(book: Book, selected: list[Chapter], layout: Layout, memo: HashMemo, log: Log,
-                rerun: bool = False, jobs: int = 1) -> dict[str, Result]:
+def execute_all(
+    book: Book,
+    selected: list[Chapter],
+    layout: Layout,
+    memo: HashMemo,
+    log: Log,
+    rerun: bool = False,
+    jobs: int = 1,
+) -> dict[str, Result]:
     """Run (or take from the cache) ``selected`` and the chapters whose
     artifacts they use; a chapter starts once its producers are done."""
     sorter = schedule(book, selected)
@@ -400,8 +443,9 @@ def execute_all(book: Book, selected: list[Chapter], layout: Layout, memo: HashM
     running = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while sorter.is_active():
-            ready = sorted([*ready, *map(book.chapter, sorter.get_ready())],
-                           key=book.chapters.index)
+            ready = sorted(
+                [*ready, *map(book.chapter, sorter.get_ready())], key=book.chapters.index
+            )
             while ready and len(running) < jobs:
                 ch = ready.pop(0)
                 running[pool.submit(one, ch)] = ch

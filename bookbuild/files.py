@@ -69,18 +69,23 @@ class HashMemo:
             return None
         if root.is_file():
             return self.file(root)
-        files = [os.path.join(folder, name)
-                 for folder, _, names in os.walk(root) for name in names]
-        entries = sorted((os.path.relpath(p, root).split(os.sep), p)
-                         for p in files if os.path.isfile(p))  # in the order of Paths
+        files = [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
+        entries = sorted(
+            (os.path.relpath(p, root).split(os.sep), p) for p in files if os.path.isfile(p)
+        )  # in the order of Paths
         return sha256_json([["/".join(parts), self.file(p)] for parts, p in entries])
-
 
     def changed(self, deps: dict[str, str | None], root: Path | None = None) -> str | None:
         """The first of ``deps`` (names under ``root``, or paths) whose
         content no longer has its recorded hash; None while all hold."""
-        return next((name for name, digest in deps.items()
-                     if self.tree(root / name if root else Path(name)) != digest), None)
+        return next(
+            (
+                name
+                for name, digest in deps.items()
+                if self.tree(root / name if root else Path(name)) != digest
+            ),
+            None,
+        )
 
 
 class Stamp:

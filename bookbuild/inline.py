@@ -26,8 +26,9 @@ from .errors import BookError, located
 
 EVAL, CONST = "eval", "const"
 # Directives whose body is not markdown (their roles are not roles).
-VERBATIM = {"code-cell", "code", "code-block", "sourcecode", "literalinclude", "math", "raw",
-            "eval-rst", "mermaid", "graphviz"}
+VERBATIM = set(
+    "code-cell code code-block sourcecode literalinclude math raw eval-rst mermaid graphviz".split()
+)
 _DIRECTIVE = re.compile(r"^\{([\w:-]+)\}")
 _CAPTION = re.compile(r"^:caption:\s*(.*)$")
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # CommonMark's escapable ASCII punctuation
@@ -47,9 +48,15 @@ def parser():
     from mdit_py_plugins.myst_blocks import myst_block_plugin
     from mdit_py_plugins.myst_role import myst_role_plugin
 
-    return (MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
-            .use(myst_block_plugin).use(myst_role_plugin).use(dollarmath_plugin)
-            .use(footnote_plugin))
+    return (
+        MarkdownIt("commonmark")
+        .enable("table")
+        .use(front_matter_plugin)
+        .use(myst_block_plugin)
+        .use(myst_role_plugin)
+        .use(dollarmath_plugin)
+        .use(footnote_plugin)
+    )
 
 
 def inline_tokens(text: str) -> Iterator[tuple[object, int]]:
@@ -94,20 +101,25 @@ def roles(text: str, names=(EVAL, CONST), inline: bool = False) -> list[Role]:
     if not any(f"{{{name}}}`" in text for name in names):
         return []  # most cells have none, and parsing them all would cost a no-op build
     tokens = _children(_inline(text), 0) if inline else inline_tokens(text)
-    return [Role(t.meta["name"], t.content, line) for t, line in tokens
-            if t.type == "myst_role" and t.meta["name"] in names]
+    return [
+        Role(t.meta["name"], t.content, line)
+        for t, line in tokens
+        if t.type == "myst_role" and t.meta["name"] in names
+    ]
 
 
 def escape_markdown(text: str) -> str:
     """``text`` as a markdown source that reads as exactly that text."""
     # An escaped "@" still reads as a citation to the filter, which sees
     # pandoc's text after escapes are gone: pass it as raw LaTeX instead.
-    return _PUNCTUATION.sub(lambda m: "`@`{=latex}" if m[1] == "@" else "\\" + m[1],
-                            " ".join(text.split("\n")))
+    return _PUNCTUATION.sub(
+        lambda m: "`@`{=latex}" if m[1] == "@" else "\\" + m[1], " ".join(text.split("\n"))
+    )
 
 
-def substitute(text: str, values: dict[str, str], markdown: bool = True,
-               inline: bool = False) -> str:
+def substitute(
+    text: str, values: dict[str, str], markdown: bool = True, inline: bool = False
+) -> str:
     """``text`` with each ``{eval}`` replaced by its value from ``values``
     and each ``{const}`` by its content: escaped as markdown, or as plain
     text (``markdown=False``, for captions)."""
@@ -122,12 +134,13 @@ def substitute(text: str, values: dict[str, str], markdown: bool = True,
         if m is None:  # a role markdown-it found must be in its source
             raise AssertionError(f"cannot find {role} in {text!r}")
         value = role.content if role.name == CONST else values[role.content]
-        out += [text[cursor:m.start()], escape_markdown(value) if markdown else value]
+        out += [text[cursor : m.start()], escape_markdown(value) if markdown else value]
         cursor = m.end()
     return "".join(out) + text[cursor:]
 
 
 # --- Where the expressions are ------------------------------------------------
+
 
 def positions(nb) -> list[int]:
     """Each cell's position: the code cells run before its text is read."""
@@ -168,6 +181,7 @@ def _where(chapter, cell, role: Role) -> str:
 
 # --- Resolving each expression to its text ----------------------------------
 
+
 def resolve(chapter, nb, record: dict) -> dict[str, dict[str, str]]:
     """The text of every ``{eval}`` of ``nb`` (the current source), by
     position and expression: what the kernel recorded when it evaluated
@@ -205,7 +219,7 @@ class Snapshots:
         """(values, opaque names) after ``position`` code cells."""
         if position not in self._built:
             values: dict = {}
-            for change in self.changes[:position + 1]:
+            for change in self.changes[: position + 1]:
                 for name in change.get("del", []):
                     values.pop(name, None)
                 values.update({name: _literal(text) for name, text in change["set"].items()})
@@ -216,19 +230,24 @@ class Snapshots:
         try:
             tree = ast.parse(expr.strip(), mode="eval")
         except SyntaxError as exc:
-            raise BookError(f"{{eval}}`{expr}` is not a Python expression: {exc.msg}",
-                            where=where) from None
+            raise BookError(
+                f"{{eval}}`{expr}` is not a Python expression: {exc.msg}", where=where
+            ) from None
         if position >= len(self.changes):
             raise NeedsRun(f"{{eval}}`{expr}` ({where}) has no snapshot yet")
         values, opaque = self.at(position)
         if hidden := sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & opaque):
-            raise NeedsRun(f"{{eval}}`{expr}` ({where}) needs more than the snapshot holds "
-                           f"({', '.join(hidden)})")
+            raise NeedsRun(
+                f"{{eval}}`{expr}` ({where}) needs more than the snapshot holds "
+                f"({', '.join(hidden)})"
+            )
         try:
             return str(eval(compile(tree, "<eval>", "eval"), {"math": math, **values}))
         except Exception as exc:  # the kernel may well know better
-            raise NeedsRun(f"{{eval}}`{expr}` ({where}) needs more than the snapshot holds "
-                           f"({type(exc).__name__}: {exc})") from None
+            raise NeedsRun(
+                f"{{eval}}`{expr}` ({where}) needs more than the snapshot holds "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def _literal(text: str):

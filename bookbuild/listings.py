@@ -58,16 +58,25 @@ def excerpt(path: Path, pyobject: str | None = None) -> Excerpt:
     scope = ast.parse(text, filename=str(path)).body
     node = None
     for name in pyobject.split("."):
-        node = next((n for n in scope if isinstance(n, (ast.ClassDef, ast.FunctionDef,
-                     ast.AsyncFunctionDef)) and n.name == name), None)
+        node = next(
+            (
+                n
+                for n in scope
+                if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.name == name
+            ),
+            None,
+        )
         if node is None:
             raise SymbolNotFound(f"no class or function {pyobject!r} in {path}")
         scope = node.body
     first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-    return Excerpt(path, first, node.end_lineno, "\n".join(lines[first - 1:node.end_lineno]))
+    return Excerpt(path, first, node.end_lineno, "\n".join(lines[first - 1 : node.end_lineno]))
 
 
-def listing_block(ex: Excerpt, caption_tex: str, label: str | None, where_tex: str, url: str) -> str:
+def listing_block(
+    ex: Excerpt, caption_tex: str, label: str | None, where_tex: str, url: str
+) -> str:
     """A captioned, numbered listing; book.tex.j2 keeps a short one in one
     piece, which is why it is told the number of lines."""
     label_tex = f"\\label{{{label}}}" if label else ""

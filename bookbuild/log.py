@@ -35,6 +35,7 @@ def _short(where: str) -> str:
 @dataclass
 class Running:
     """A chapter whose kernel is executing, as progress lines describe it."""
+
     name: str  # the chapter's file name
     estimate: float | None  # seconds its last run took, if it ran before
     started: float
@@ -58,8 +59,7 @@ class Running:
 class Log:
     """Thread-safe: chapters execute in threads and report through one Log."""
 
-    def __init__(self, level: int = 1, stream=None, period: float = PERIOD,
-                 clock=time.monotonic):
+    def __init__(self, level: int = 1, stream=None, period: float = PERIOD, clock=time.monotonic):
         self.level = level  # 0 quiet, 1 normal, 2 verbose
         self.stream = stream or sys.stderr
         self.period = period
@@ -143,8 +143,13 @@ class Log:
             task.cell, task.total, task.where = index, total, _short(where)
             now = self.clock()
             if self._bars is not None:
-                self._bars.update(task.bar, completed=index - 1, total=total,
-                                  where=f"({task.where})", refresh=True)
+                self._bars.update(
+                    task.bar,
+                    completed=index - 1,
+                    total=total,
+                    where=f"({task.where})",
+                    refresh=True,
+                )
             if self.level >= 2 or (not self.tty and now - task.shown >= self.period):
                 self._write(task.line(now))
                 task.shown = now
@@ -154,14 +159,21 @@ class Log:
 
         if self._bars is None:
             self._bars = Progress(
-                TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                TextColumn("{task.fields[where]}"), _elapsed_column(),
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[where]}"),
+                _elapsed_column(),
                 TextColumn("{task.fields[estimate]}"),
-                console=self._console, transient=True, refresh_per_second=4)
+                console=self._console,
+                transient=True,
+                refresh_per_second=4,
+            )
             self._bars.start()
         estimate = "" if task.estimate is None else f"last run {duration(task.estimate)}"
-        task.bar = self._bars.add_task(task.name, total=None, where="starting the kernel",
-                                       estimate=estimate)
+        task.bar = self._bars.add_task(
+            task.name, total=None, where="starting the kernel", estimate=estimate
+        )
 
     def _tick(self, stop: threading.Event) -> None:
         """Plain mode: write the line of every chapter that has been quiet for a period."""

@@ -44,28 +44,43 @@ FILTER = Path(__file__).with_name("myst.lua")
 # footnotes; minus what MyST does not have (emoji shortcodes, pandoc's
 # ``~sub~``/``^sup^``, lettered lists, YAML blocks inside a cell) and minus
 # automatic identifiers: only labels the author wrote exist.
-PANDOC_FROM = ("commonmark_x+implicit_figures+autolink_bare_uris-emoji-subscript-superscript"
-               "-fancy_lists-yaml_metadata_block-gfm_auto_identifiers-implicit_header_references")
-ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention",
-               "danger", "error", "seealso", "admonition", "dropdown"}
+PANDOC_FROM = (
+    "commonmark_x+implicit_figures+autolink_bare_uris-emoji-subscript-superscript"
+    "-fancy_lists-yaml_metadata_block-gfm_auto_identifiers-implicit_header_references"
+)
+ADMONITIONS = set(
+    "note tip hint important warning caution attention danger error seealso"
+    " admonition dropdown".split()
+)
 # sphinx-proof's directives (``prf:theorem``...): name -> (singular, plural).
 # templates/book.tex.j2 declares one numbered box for each (bookprf-<name>).
 PROOF_BOXES = {
-    "theorem": ("Theorem", "Theorems"), "lemma": ("Lemma", "Lemmas"),
-    "definition": ("Definition", "Definitions"), "corollary": ("Corollary", "Corollaries"),
-    "proposition": ("Proposition", "Propositions"), "conjecture": ("Conjecture", "Conjectures"),
-    "axiom": ("Axiom", "Axioms"), "criterion": ("Criterion", "Criteria"),
-    "remark": ("Remark", "Remarks"), "property": ("Property", "Properties"),
-    "observation": ("Observation", "Observations"), "assumption": ("Assumption", "Assumptions"),
-    "notation": ("Notation", "Notations"), "example": ("Example", "Examples"),
+    "theorem": ("Theorem", "Theorems"),
+    "lemma": ("Lemma", "Lemmas"),
+    "definition": ("Definition", "Definitions"),
+    "corollary": ("Corollary", "Corollaries"),
+    "proposition": ("Proposition", "Propositions"),
+    "conjecture": ("Conjecture", "Conjectures"),
+    "axiom": ("Axiom", "Axioms"),
+    "criterion": ("Criterion", "Criteria"),
+    "remark": ("Remark", "Remarks"),
+    "property": ("Property", "Properties"),
+    "observation": ("Observation", "Observations"),
+    "assumption": ("Assumption", "Assumptions"),
+    "notation": ("Notation", "Notations"),
+    "example": ("Example", "Examples"),
     "algorithm": ("Algorithm", "Algorithms"),
 }
 IMAGE_FORMATS = (".pdf", ".png", ".jpg", ".jpeg")  # what LuaLaTeX includes natively
 logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # CJK is kept as is
 _ENCODER = UnicodeToLatexEncoder(unknown_char_policy="keep", replacement_latex_protection="braces")
-_PARSER = (MarkdownIt("commonmark").enable(["table", "strikethrough"])
-           .use(myst_block_plugin).use(colon_fence_plugin)
-           .use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True))
+_PARSER = (
+    MarkdownIt("commonmark")
+    .enable(["table", "strikethrough"])
+    .use(myst_block_plugin)
+    .use(colon_fence_plugin)
+    .use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True)
+)
 
 
 def escape_url(url: str) -> str:
@@ -99,6 +114,7 @@ class Converted:
 @dataclass
 class Context:
     """What directives need to know about the chapter being converted."""
+
     path: Path  # the chapter file
     source_url: callable  # Path -> URL of that file in the repository
     lines: dict[int, int] = field(default_factory=dict)  # cell index -> its first line
@@ -123,6 +139,7 @@ class Context:
 @dataclass
 class Directive:
     """A ``{name} args`` fence as written: options parsed, body still MyST."""
+
     name: str
     args: str
     options: dict[str, str]
@@ -172,15 +189,15 @@ def preprocess(text: str, ctx: Context, first_line: int | None = None) -> str:
         line = first_line + start if first_line else None
         if token.type == "myst_target":
             ctx.labels.add(token.content)
-            edits.append((start, end, _target(token.content, tokens[k + 1:], lines)))
+            edits.append((start, end, _target(token.content, tokens[k + 1 :], lines)))
         elif token.type == "myst_line_comment":
             edits.append((start, end, ""))
         elif token.type in ("fence", "colon_fence", "code_block"):
             indent = 4 if token.type == "code_block" else 0  # the indent that made it code
             edits.append((start, end, _indented(lines[start], _fenced(token, ctx, line), indent)))
         elif token.type == "table_open" and (widths := _table_widths(lines[start:end])):
-            edits.append((start, end, f'::: {{.book-widths widths="{widths}"}}\n'
-                                      + "\n".join(lines[start:end]) + "\n:::"))
+            table = "\n".join(lines[start:end])
+            edits.append((start, end, f'::: {{.book-widths widths="{widths}"}}\n{table}\n:::'))
         elif token.type == "math_block_label":
             edits.append((start, end, _equation(token.content, token.info, ctx)))
     for start, end, markdown in sorted(edits, reverse=True):
@@ -221,12 +238,14 @@ def _target(label: str, following, lines: list[str]) -> str:
 def _indented(opening: str, markdown: str, indent: int = 0) -> str:
     """``markdown`` put where a block nested in a list item or quote stood."""
     column = len(opening) - len(opening.lstrip(" >")) - indent
-    prefix = opening[:max(column, 0)]
+    prefix = opening[: max(column, 0)]
     if not prefix:
         return markdown
     rest = re.sub(r"[^>]", " ", prefix)
     rows = markdown.strip("\n").split("\n")
-    return "\n".join([prefix + rows[0]] + [rest + row if row else rest.rstrip() for row in rows[1:]])
+    return "\n".join(
+        [prefix + rows[0]] + [rest + row if row else rest.rstrip() for row in rows[1:]]
+    )
 
 
 def _fenced(token, ctx: Context, line: int | None) -> str:
@@ -255,6 +274,7 @@ def _options(body: str) -> tuple[dict[str, str], str, int]:
     k = 0
     if rows and rows[0].strip() == "---":
         import yaml
+
         end = rows.index("---", 1) if "---" in rows[1:] else 0
         options = {key: str(v) for key, v in (yaml.safe_load("\n".join(rows[1:end])) or {}).items()}
         k = end + 1
@@ -266,9 +286,11 @@ def _options(body: str) -> tuple[dict[str, str], str, int]:
 
 # --- Directives -------------------------------------------------------------
 
+
 def _directive(d: Directive, ctx: Context, body_line: int | None) -> str:
     """One directive to pandoc markdown; its body stays MyST and is read
     again (``body_line``: the file line where the body starts)."""
+
     def inner(text: str = d.body) -> str:
         return preprocess(text, ctx, body_line)
 
@@ -308,15 +330,22 @@ def _directive(d: Directive, ctx: Context, body_line: int | None) -> str:
         return _box(d, ctx, inner())
     if m := re.fullmatch(r"(exercise|solution)-(start|end)", name):
         return _gate(d, ctx, m[1], m[2])
-    raise ctx.error(f"unknown directive {{{name}}} (known: {', '.join(sorted(KNOWN))})",
-                    "{" + name + "}", line=d.line)
+    raise ctx.error(
+        f"unknown directive {{{name}}} (known: {', '.join(sorted(KNOWN))})",
+        "{" + name + "}",
+        line=d.line,
+    )
 
 
-KNOWN = (ADMONITIONS | {"math", "code-block", "code", "sourcecode", "literalinclude", "figure",
-                        "image", "table", "list-table", "include", "raw", "epigraph", "index",
-                        "glossary", "margin", "exercise", "solution", "exercise-start",
-                        "exercise-end", "solution-start", "solution-end"}
-         | {f"prf:{kind}" for kind in PROOF_BOXES} | {"prf:proof"})
+KNOWN = (
+    ADMONITIONS
+    | set(
+        "math code-block code sourcecode literalinclude figure image table list-table"
+        " include raw epigraph index glossary margin exercise solution exercise-start"
+        " exercise-end solution-start solution-end prf:proof".split()
+    )
+    | {f"prf:{kind}" for kind in PROOF_BOXES}
+)
 
 
 def _label(d: Directive, ctx: Context) -> str | None:
@@ -356,8 +385,12 @@ def _literalinclude(d: Directive, ctx: Context) -> str:
     try:
         ex = listings.excerpt(path, options.get("pyobject"))
     except listings.SymbolNotFound as exc:
-        raise ctx.error(f"literalinclude: {exc}", f":pyobject: {options.get('pyobject')}",
-                        args, line=d.option_line("pyobject")) from None
+        raise ctx.error(
+            f"literalinclude: {exc}",
+            f":pyobject: {options.get('pyobject')}",
+            args,
+            line=d.option_line("pyobject"),
+        ) from None
     ctx.includes.append(path)
     label = _label(d, ctx)
     shown = Path(args).as_posix().lstrip("./")
@@ -390,18 +423,23 @@ def image(src: str, options: dict[str, str], ctx: Context, line: int | None) -> 
         return _placeholder("Remote image", src)
     path = (ctx.path.parent / unquote(src)).resolve()
     if path.suffix in (".*", ".svg"):
-        twin = next((path.with_suffix(s) for s in IMAGE_FORMATS if path.with_suffix(s).exists()),
-                    None)
+        twin = next(
+            (path.with_suffix(s) for s in IMAGE_FORMATS if path.with_suffix(s).exists()), None
+        )
         if twin is None and path.suffix == ".svg" and path.exists():
-            ctx.warn(f"SVG image {src} has no .pdf or .png twin; a placeholder is printed",
-                     src, line=line)
+            ctx.warn(
+                f"SVG image {src} has no .pdf or .png twin; a placeholder is printed",
+                src,
+                line=line,
+            )
             return _placeholder("SVG image", src)
         path = twin or path
     if not path.exists():
         raise ctx.error(f"image {src!r} not found", src, line=line)
     if path.suffix.lower() not in IMAGE_FORMATS:
-        raise ctx.error(f"image {src!r}: LaTeX can include only {', '.join(IMAGE_FORMATS)}",
-                        src, line=line)
+        raise ctx.error(
+            f"image {src!r}: LaTeX can include only {', '.join(IMAGE_FORMATS)}", src, line=line
+        )
     ctx.includes.append(path)
     keys = []
     for key, whole in (("width", r"\linewidth"), ("height", r"\textheight")):
@@ -446,9 +484,12 @@ def _table(d: Directive, ctx: Context, inner: str) -> str:
 def _list_table(d: Directive, ctx: Context, inner: str) -> str:
     """A list of rows, each a list of cells: the filter builds the table."""
     label = _label(d, ctx)
-    attrs = [".book-list-table", f"#{label}" if label else "",
-             f'header-rows="{d.options.get("header-rows", "0")}"',
-             f'widths="{d.options.get("widths", "")}"']
+    attrs = [
+        ".book-list-table",
+        f"#{label}" if label else "",
+        f'header-rows="{d.options.get("header-rows", "0")}"',
+        f'widths="{d.options.get("widths", "")}"',
+    ]
     caption = f"\n::: book-caption\n{d.args}\n:::\n" if d.args else ""
     return f"\n::::::: {{{' '.join(a for a in attrs if a)}}}\n{caption}\n{inner}\n:::::::\n"
 
@@ -460,7 +501,7 @@ def _include(d: Directive, ctx: Context) -> str:
     ctx.includes.append(path)
     rows = path.read_text().split("\n")
     first = int(d.options.get("start-line", 0))
-    rows = rows[first:int(d.options["end-line"])] if "end-line" in d.options else rows[first:]
+    rows = rows[first : int(d.options["end-line"])] if "end-line" in d.options else rows[first:]
     if "literal" in d.options or "code" in d.options:
         return _raw(listings.code_block("\n".join(rows), d.options.get("code") or "text"))
     return preprocess("\n".join(rows), dataclasses.replace(ctx, path=path), first + 1)
@@ -471,8 +512,11 @@ def _epigraph(inner: str) -> str:
     quote, _, attribution = inner.strip().rpartition("\n\n")
     if not re.match(r"^(--|—)", attribution.strip()):
         quote, attribution = inner, ""
-    tail = (_around("\\bookattribution{", attribution.strip().lstrip("-—").strip(), "}")
-            if attribution else "")
+    tail = (
+        _around("\\bookattribution{", attribution.strip().lstrip("-—").strip(), "}")
+        if attribution
+        else ""
+    )
     return _raw("\\begin{bookepigraph}") + quote + tail + _raw("\\end{bookepigraph}")
 
 
@@ -523,13 +567,14 @@ def _glossary(d: Directive, ctx: Context, body_line: int | None) -> str:
         while k < len(rows) and (not rows[k].strip() or rows[k][0].isspace()):
             k += 1
         if not terms:
-            raise ctx.error("glossary: a definition without a term", line=body_line and
-                            body_line + start)
+            raise ctx.error(
+                "glossary: a definition without a term", line=body_line and body_line + start
+            )
         for term in terms:
             ctx.labels.add(term_label(term))
         anchors = "".join(f"\\phantomsection\\label{{{term_label(t)}}}" for t in terms)
         parts.append(_around("\\item[{", ", ".join(terms), "}]" + anchors))
-        definition = "\n".join(row[_indent(rows[start:k]):] for row in rows[start:k])
+        definition = "\n".join(row[_indent(rows[start:k]) :] for row in rows[start:k])
         parts.append(preprocess(definition, ctx, body_line and body_line + start))
     parts.append(_raw("\\end{description}"))
     return "".join(parts)
@@ -585,8 +630,9 @@ def _gate(d: Directive, ctx: Context, kind: str, edge: str) -> str:
         ctx.gates.append((env, ctx.where(d.line, "{" + d.name + "}")))
         return _box_open(d, ctx, kind)
     if not ctx.gates:
-        raise ctx.error(f"{{{d.name}}} without a {{{kind}-start}} before it",
-                        "{" + d.name + "}", line=d.line)
+        raise ctx.error(
+            f"{{{d.name}}} without a {{{kind}-start}} before it", "{" + d.name + "}", line=d.line
+        )
     env, _ = ctx.gates.pop()
     return _raw(f"\\end{{{env}}}")
 
@@ -609,10 +655,22 @@ def convert(cells: dict[int, str], ctx: Context) -> Converted:
         env, where = ctx.gates[-1]
         raise BookError("this gated exercise or solution has no *-end directive", where=where)
     proc = subprocess.run(
-        [get_pandoc_path(), "-f", PANDOC_FROM, "-t", "latex", "--biblatex",
-         "--top-level-division=chapter", "--wrap=preserve", "--syntax-highlighting=none",
-         "--lua-filter", str(FILTER)],
-        input="\n\n".join(parts), capture_output=True, text=True,
+        [
+            get_pandoc_path(),
+            "-f",
+            PANDOC_FROM,
+            "-t",
+            "latex",
+            "--biblatex",
+            "--top-level-division=chapter",
+            "--wrap=preserve",
+            "--syntax-highlighting=none",
+            "--lua-filter",
+            str(FILTER),
+        ],
+        input="\n\n".join(parts),
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise _pandoc_error(proc.stderr, ctx)
@@ -622,16 +680,18 @@ def convert(cells: dict[int, str], ctx: Context) -> Converted:
     chunks: dict[int, list[str]] = {}
     for line in proc.stdout.split("\n"):
         if line.startswith(_MARK):
-            current = int(line[len(_MARK):])
+            current = int(line[len(_MARK) :])
             chunks[current] = []
         elif line.startswith("%% BOOK-"):
-            _record(line[len("%% BOOK-"):], result, deferred, ctx)
+            _record(line[len("%% BOOK-") :], result, deferred, ctx)
         elif current is not None:
             chunks[current].append(line)
     result.labels, result.refs = set(ctx.labels), list(ctx.refs)
     result.includes, result.warnings = list(ctx.includes), list(ctx.warnings)
-    result.cells = {k: _DEFER.sub(lambda m: deferred[int(m[1])], "\n".join(v)).strip() + "\n"
-                    for k, v in chunks.items()}
+    result.cells = {
+        k: _DEFER.sub(lambda m: deferred[int(m[1])], "\n".join(v)).strip() + "\n"
+        for k, v in chunks.items()
+    }
     return result
 
 
@@ -645,8 +705,9 @@ def _record(line: str, result: Converted, deferred: dict[int, str], ctx: Context
         tag = json.loads(values)
         ctx.warn(f"HTML {tag}> has no print form and is left out", tag)
     else:
-        {"LABELS": ctx.labels.update, "REFS": ctx.refs.extend,
-         "CITES": result.cites.extend}[kind](values.split())
+        {"LABELS": ctx.labels.update, "REFS": ctx.refs.extend, "CITES": result.cites.extend}[kind](
+            values.split()
+        )
 
 
 def _resolve(item: dict, ctx: Context) -> str:
@@ -676,5 +737,6 @@ def _pandoc_error(stderr: str, ctx: Context) -> BookError:
     role = re.search(r"unknown MyST role (\{[\w:-]+\})", stderr)
     if role:
         return ctx.error(role[0], role[1])
-    return BookError(f"pandoc could not convert the markdown: {stderr.strip()}",
-                     where=str(ctx.path))
+    return BookError(
+        f"pandoc could not convert the markdown: {stderr.strip()}", where=str(ctx.path)
+    )

@@ -22,25 +22,32 @@ import nbformat
 from . import inline
 from .files import sha256_bytes, sha256_json, write_if_changed
 
-_UNIT = (r"(?:[nµu]?s|ms|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|"
-         r"[kKMGTP]i?B|[kKMBGT]|[kMGTPE]?FLOPs?(?:/s)?|it/s|tok(?:en)?s/s|[kMG]?Hz|W|nats?|bpb|"
-         r"percent)(?![\w/])|%|×(?!\s?\d)|x(?=[\s,.;:)]|$)")
+_UNIT = (
+    r"(?:[nµu]?s|ms|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|"
+    r"[kKMGTP]i?B|[kKMBGT]|[kMGTPE]?FLOPs?(?:/s)?|it/s|tok(?:en)?s/s|[kMG]?Hz|W|nats?|bpb|"
+    r"percent)(?![\w/])|%|×(?!\s?\d)|x(?=[\s,.;:)]|$)"
+)
 _NUMBER = re.compile(
     r"(?<![\w.,])(?<![A-Za-z]-)"  # not inside a name (bf16, GPT-2) or a longer number
     r"[-\u2212]?(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<exponent>e[-+]?\d+)?"
     r"(?!\.\d|,\d|[\w-]\w)"  # not a version string (3.10.2), not glued to a word
-    rf"(?:\s?(?P<unit>{_UNIT}))?")
+    rf"(?:\s?(?P<unit>{_UNIT}))?"
+)
 # A number after one of these words names a thing rather than measuring one.
 _NAMING = re.compile(
     r"(?:\b(?:figures?|fig|tables?|tab|sections?|sec|chapters?|ch|listings?|lst|equations?|eqs?|"
     r"appendix|part|steps?|exercises?|examples?|theorems?|lemmas?|definitions?|pages?|pp?|lines?|"
-    r"versions?|v|python|cuda|pep|rfc)\.?|§)\s?\(?$", re.I)
+    r"versions?|v|python|cuda|pep|rfc)\.?|§)\s?\(?$",
+    re.I,
+)
 # Text that is not prose even where markdown-it reads it as text.
 _NOT_PROSE = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+\.\w+"  # URLs and e-mail
     r"|\[?-?@[\w:.#$%&+?<>~/-]+\]?"  # pandoc citations
     r"|\{[#.][^}]*\}"  # pandoc attributes: {#tbl-sizes}
-    r"|^:[\w-]+:.*$", re.M)  # directive options
+    r"|^:[\w-]+:.*$",
+    re.M,
+)  # directive options
 
 
 @dataclass
@@ -71,7 +78,7 @@ def _numbers(text: str, allow) -> list[str]:
     out = []
     for m in _NUMBER.finditer(masked):
         measured = m["fraction"] or m["exponent"] or m["unit"] or "," in m["digits"]
-        if measured and not _NAMING.search(masked[:m.start()]):
+        if measured and not _NAMING.search(masked[: m.start()]):
             out.append(m.group().strip())
     return out
 
@@ -80,7 +87,7 @@ def _mask(matches, text: str) -> str:
     """``text`` with the ``matches`` blanked out (the rest keeps its place)."""
     chars = list(text)
     for m in matches:
-        chars[m.start():m.end()] = " " * (m.end() - m.start())
+        chars[m.start() : m.end()] = " " * (m.end() - m.start())
     return "".join(chars)
 
 
@@ -88,7 +95,9 @@ def check(chapters, allow: list[str] = (), memo_path: Path | None = None) -> lis
     """Every typed number in the prose of ``chapters``, as file:line.
     Chapters read before, unchanged, are answered from ``memo_path``."""
     memo = _load(memo_path)
-    checker = [sha256_bytes(Path(f).read_bytes()) for f in (__file__, inline.__file__)] + [list(allow)]
+    checker = [sha256_bytes(Path(f).read_bytes()) for f in (__file__, inline.__file__)] + [
+        list(allow)
+    ]
     findings, kept = [], {}
     for chapter in chapters:
         text = chapter.path.read_text()
@@ -107,8 +116,12 @@ def _chapter_findings(suffix: str, text: str, allow) -> list[tuple[str, str]]:
     if suffix != ".ipynb":
         return [(f":{line + 1}", n) for line, n in typed_numbers(text, allow)]
     nb = nbformat.reads(text, as_version=4)
-    return [(f" (cell {index}, line {line + 1})", n) for index, cell in enumerate(nb.cells)
-            if cell.cell_type == "markdown" for line, n in typed_numbers(cell.source, allow)]
+    return [
+        (f" (cell {index}, line {line + 1})", n)
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "markdown"
+        for line, n in typed_numbers(cell.source, allow)
+    ]
 
 
 def _load(path: Path | None) -> dict:

@@ -21,5 +21,7 @@ def tikz(url: str, size_cm: float = 2.0) -> str:
             else:
                 col += 1
     scale = size_cm / n
-    return (f"\\begin{{tikzpicture}}[x={scale:.4f}cm,y={scale:.4f}cm]"
-            f"\\fill[black] {' '.join(squares)};\\end{{tikzpicture}}")
+    return (
+        f"\\begin{{tikzpicture}}[x={scale:.4f}cm,y={scale:.4f}cm]"
+        f"\\fill[black] {' '.join(squares)};\\end{{tikzpicture}}"
+    )

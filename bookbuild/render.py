@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 # The builder's files that shape a chapter's LaTeX: an edit to one re-renders
 # every chapter; an edit elsewhere in the builder (the command line, the
 # execute or typeset stage) re-renders none.
-BUILDER_FILES = [Path(__file__).with_name(name) for name in (
-    "inline.py", "listings.py", "markdown.py", "qr.py", "sources.py", "tables.py", "render.py",
-    "myst.lua")]
+BUILDER_FILES = [
+    Path(__file__).with_name(name)
+    for name in "inline.py listings.py markdown.py qr.py sources.py tables.py render.py"
+    " myst.lua".split()
+]
 MAX_OUTPUT_LINES = 40
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
 _TITLE = re.compile(r"^#[ \t]+(.+?)[ \t]*$", re.M)  # [ \t]: keep the lines after it
@@ -90,9 +92,12 @@ def clean_outputs(outputs: list) -> list:
                 cleaned[-1].text += out.text
                 continue
         elif out.output_type in ("display_data", "execute_result"):
-            data = {k: v for k, v in out.data.items()
-                    if k in (MIME, "text/latex", "application/pdf", "image/png", "image/jpeg",
-                             "text/plain")}
+            data = {
+                k: v
+                for k, v in out.data.items()
+                if k
+                in (MIME, "text/latex", "application/pdf", "image/png", "image/jpeg", "text/plain")
+            }
             if not data:
                 continue
             out.data = data
@@ -138,8 +143,9 @@ def _computed(nb, values: dict[str, dict[str, str]]) -> None:
         if cell.cell_type == "markdown":
             cell.source = inline.substitute(cell.source, found)
         elif cell.cell_type == "code" and cell.metadata.get("caption"):
-            cell.metadata["caption"] = inline.substitute(str(cell.metadata["caption"]), found,
-                                                         markdown=False, inline=True)
+            cell.metadata["caption"] = inline.substitute(
+                str(cell.metadata["caption"]), found, markdown=False, inline=True
+            )
 
 
 def _tables(nb) -> set[str]:
@@ -152,8 +158,9 @@ def _tables(nb) -> set[str]:
         for out in cell.get("outputs", []):
             data = out.get("data", {}).pop(tables.MIME, None)
             if data is not None:
-                out.data["text/latex"] = tables.latex(data, cell.metadata.get("caption"),
-                                                      cell.metadata.get("label"))
+                out.data["text/latex"] = tables.latex(
+                    data, cell.metadata.get("caption"), cell.metadata.get("label")
+                )
                 if data.get("label"):
                     labels.add(data["label"])
     return labels
@@ -163,7 +170,7 @@ def _title(nb, chapter: Chapter) -> tuple[str, int]:
     """The chapter's ``# Title``, removed from its markdown cell."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and (m := _TITLE.search(cell.source)):
-            cell.source = cell.source[: m.start()] + cell.source[m.end():]
+            cell.source = cell.source[: m.start()] + cell.source[m.end() :]
             return m.group(1), cell.metadata["book"]["index"]
         if cell.cell_type == "code":
             break
@@ -180,7 +187,9 @@ def _exporter(templates: Path):
     cleaner = _cleaner()
     # First, so that nothing of nbconvert's sees what has no print form (an SVG, a widget).
     config.LatexExporter.default_preprocessors = [
-        cleaner, *LatexExporter.default_preprocessors.default()]
+        cleaner,
+        *LatexExporter.default_preprocessors.default(),
+    ]
     config[cleaner.__name__].enabled = True
     # MyST-NB's tags; remove-stderr and remove-stdout are the template's (no preprocessor
     # removes one stream of a cell).
@@ -190,9 +199,15 @@ def _exporter(templates: Path):
     config.LatexExporter.exclude_input_prompt = True
     config.LatexExporter.exclude_output_prompt = True
     config.LatexExporter.display_data_priority = [
-        "text/latex", "application/pdf", "image/png", "image/jpeg", "text/plain"]
-    exporter = LatexExporter(config=config, template_file="chapter.tex.j2",
-                             extra_template_basedirs=[str(templates)])
+        "text/latex",
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/plain",
+    ]
+    exporter = LatexExporter(
+        config=config, template_file="chapter.tex.j2", extra_template_basedirs=[str(templates)]
+    )
     exporter.template_paths = [str(templates)] + exporter.template_paths
     exporter.register_filter("book_highlight", listings.highlight)
     exporter.register_filter("book_escape", markdown.escape)
@@ -200,23 +215,39 @@ def _exporter(templates: Path):
     return exporter
 
 
-def render_key(book: Book, chapter: Chapter, source_text: str, executed_path: Path,
-               templates: Path, memo: HashMemo) -> str:
-    return sha256_json({
-        "source": sha256_text(source_text),
-        "executed": memo.file(executed_path),
-        "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
-        "builder": {p.name: memo.file(p) for p in BUILDER_FILES},
-        "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
-        "book": [book.repository, book.branch],
-    })
+def render_key(
+    book: Book,
+    chapter: Chapter,
+    source_text: str,
+    executed_path: Path,
+    templates: Path,
+    memo: HashMemo,
+) -> str:
+    return sha256_json(
+        {
+            "source": sha256_text(source_text),
+            "executed": memo.file(executed_path),
+            "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
+            "builder": {p.name: memo.file(p) for p in BUILDER_FILES},
+            "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
+            "book": [book.repository, book.branch],
+        }
+    )
 
 
 def stage(ctx: Context, executed: "Executed") -> list[Rendered]:
     """The target's chapters as LaTeX, each rendered again only when its inputs changed."""
+
     def one(ch: Chapter) -> Rendered:
-        return render(ctx.book, ch, sources.read(ch, ctx.layout.source(ch)), executed.results[ch.id].notebook,
-                      ctx.layout, ctx.memo, ctx.templates)
+        return render(
+            ctx.book,
+            ch,
+            sources.read(ch, ctx.layout.source(ch)),
+            executed.results[ch.id].notebook,
+            ctx.layout,
+            ctx.memo,
+            ctx.templates,
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:
         rendered = list(pool.map(one, ctx.target.chapters))
@@ -236,16 +267,31 @@ def last_labels(chapter: Chapter, layout: Layout) -> set[str] | None:
     return set(record["labels"]) if record else None
 
 
-def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
-           memo: HashMemo, templates: Path) -> Rendered:
+def render(
+    book: Book,
+    chapter: Chapter,
+    source_nb,
+    executed_nb,
+    layout: Layout,
+    memo: HashMemo,
+    templates: Path,
+) -> Rendered:
     """The chapter as LaTeX (``tex/<id>.tex``), or its last render while its inputs hold."""
     tex = layout.tex(chapter)
     stamp = Stamp(layout.record(chapter), memo)
-    key = render_key(book, chapter, chapter.path.read_text(), layout.cached(chapter), templates,
-                     memo)
+    key = render_key(
+        book, chapter, chapter.path.read_text(), layout.cached(chapter), templates, memo
+    )
     if tex.exists() and (record := stamp.load(key)):
-        return Rendered(chapter, tex, set(record["labels"]), record["refs"], record["cites"],
-                        status="unchanged", warnings=record["warnings"])
+        return Rendered(
+            chapter,
+            tex,
+            set(record["labels"]),
+            record["refs"],
+            record["cites"],
+            status="unchanged",
+            warnings=record["warnings"],
+        )
 
     nb, converted, resources = _convert(book, chapter, source_nb, executed_nb, layout)
     try:
@@ -256,11 +302,17 @@ def render(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout,
             raise
         raise error from None
     _write(layout, tex, body, resources.get("outputs", {}))
-    stamp.save(key, {str(p): memo.file(p) for p in converted.includes},
-               labels=sorted(converted.labels), refs=converted.refs, cites=converted.cites,
-               warnings=converted.warnings)
-    return Rendered(chapter, tex, converted.labels, converted.refs, converted.cites,
-                    warnings=converted.warnings)
+    stamp.save(
+        key,
+        {str(p): memo.file(p) for p in converted.includes},
+        labels=sorted(converted.labels),
+        refs=converted.refs,
+        cites=converted.cites,
+        warnings=converted.warnings,
+    )
+    return Rendered(
+        chapter, tex, converted.labels, converted.refs, converted.cites, warnings=converted.warnings
+    )
 
 
 def _convert(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layout):
@@ -275,12 +327,20 @@ def _convert(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layou
     _computed(nb, values)
     table_labels = _tables(nb)
     chapter_labels = {c.path.resolve().with_suffix(""): c.label for c in book.chapters}
-    ctx = markdown.Context(path=chapter.path, source_url=book.source_url,
-                           lines={c.metadata["book"]["index"]: c.metadata["book"].get("line")
-                                  for c in nb.cells if c.cell_type == "markdown"},
-                           doc_label=chapter_labels.get)
+    ctx = markdown.Context(
+        path=chapter.path,
+        source_url=book.source_url,
+        lines={
+            c.metadata["book"]["index"]: c.metadata["book"].get("line")
+            for c in nb.cells
+            if c.cell_type == "markdown"
+        },
+        doc_label=chapter_labels.get,
+    )
     cells = {-1: inline.substitute(title, title_values)}
-    cells.update({c.metadata["book"]["index"]: c.source for c in nb.cells if c.cell_type == "markdown"})
+    cells.update(
+        {c.metadata["book"]["index"]: c.source for c in nb.cells if c.cell_type == "markdown"}
+    )
     converted = markdown.convert(cells, ctx)
     converted.labels |= table_labels
     for cell in nb.cells:

@@ -17,7 +17,9 @@ from .config import Chapter
 from .errors import BookError
 from .files import atomic_write_text, sha256_bytes, sha256_json
 
-_PARSER = sha256_bytes(Path(__file__).read_bytes())  # a change to how chapters are read invalidates them
+_PARSER = sha256_bytes(
+    Path(__file__).read_bytes()
+)  # a change to how chapters are read invalidates them
 
 
 def cell_lines(text: str) -> list[int]:
@@ -49,7 +51,11 @@ def code_cell_lines(text: str) -> list[int]:
     from jupytext.myst import myst_to_notebook
 
     nb = myst_to_notebook(text)
-    return [line for cell, line in zip(nb.cells, cell_lines(text), strict=True) if cell.cell_type == "code"]
+    return [
+        line
+        for cell, line in zip(nb.cells, cell_lines(text), strict=True)
+        if cell.cell_type == "code"
+    ]
 
 
 def read(chapter: Chapter, cache: Path | None = None) -> nbformat.NotebookNode:

@@ -35,7 +35,9 @@ def alignment(header: list, rows: list[list]) -> str:
     width = max([len(header)] + [len(row) for row in rows])
     spec = ""
     for column in range(width):
-        values = [row[column] for row in rows if column < len(row) and row[column] not in (None, "")]
+        values = [
+            row[column] for row in rows if column < len(row) and row[column] not in (None, "")
+        ]
         spec += "r" if values and all(is_number(v) for v in values) else "l"
     return spec
 
@@ -54,7 +56,7 @@ def tabular(header: list | None, rows: list[list]) -> str:
     if header:
         body += [line(header), r"\midrule"]
     if len(rows) > MAX_ROWS:
-        head, tail = rows[:MAX_ROWS - 8], rows[-5:]
+        head, tail = rows[: MAX_ROWS - 8], rows[-5:]
         cut = len(rows) - len(head) - len(tail)
         note = rf"\multicolumn{{{len(spec)}}}{{c}}{{[… {cut} more rows not shown …]}} \\"
         body += [line(row) for row in head] + [note] + [line(row) for row in tail]
@@ -79,5 +81,11 @@ def latex(data: dict, caption: str | None = None, label: str | None = None) -> s
     head = rf"\captionof{{table}}{{{escape_caption(caption or '')}}}"
     if label:
         head += rf"\label{{{label}}}"
-    return "\n".join([r"\par\medskip\noindent\begin{minipage}{\linewidth}\centering", head,
-                      table, r"\end{minipage}\par\medskip"])
+    return "\n".join(
+        [
+            r"\par\medskip\noindent\begin{minipage}{\linewidth}\centering",
+            head,
+            table,
+            r"\end{minipage}\par\medskip",
+        ]
+    )

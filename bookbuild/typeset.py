@@ -63,13 +63,19 @@ class Typeset:
     def warnings(self) -> str:
         """The summary's warnings line, e.g. "0 overfull boxes, 3 underfull vboxes,
         1 split listing (intro.md:40)"."""
-        notes = [_count(self.overfull, "overfull box", "overfull boxes"),
-                 _count(self.underfull_vbox, "underfull vbox", "underfull vboxes"),
-                 _count(len(self.split or []), "split listing", "split listings")]
+        notes = [
+            _count(self.overfull, "overfull box", "overfull boxes"),
+            _count(self.underfull_vbox, "underfull vbox", "underfull vboxes"),
+            _count(len(self.split or []), "split listing", "split listings"),
+        ]
         if self.split:
             more = len(self.split) - _SHOWN_SPLITS
-            notes[-1] += (" (" + ", ".join(self.split[:_SHOWN_SPLITS])
-                          + (f" and {more} more" if more > 0 else "") + ")")
+            notes[-1] += (
+                " ("
+                + ", ".join(self.split[:_SHOWN_SPLITS])
+                + (f" and {more} more" if more > 0 else "")
+                + ")"
+            )
         if self.missing_chars:
             notes.append(_count(self.missing_chars, "missing glyph", "missing glyphs"))
         if self.undefined:
@@ -85,8 +91,7 @@ def stage(ctx: Context, rendered: list[Rendered]) -> Typeset:
     book, target = ctx.book, ctx.target
     elsewhere = labels_elsewhere(book, rendered, ctx.layout) if target.only else set()
     check_keys(book, rendered, elsewhere)
-    main = write_main(book, rendered, ctx.layout, ctx.templates, target.name, target.only,
-                      ctx.memo)
+    main = write_main(book, rendered, ctx.layout, ctx.templates, target.name, target.only, ctx.memo)
     return typeset(book, rendered, main, target.pdf, ctx.layout, ctx.memo, target.only, ctx.log)
 
 
@@ -95,8 +100,11 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def bib_keys(path: Path) -> set[str]:
-    return {key for kind, key in _BIB_ENTRY.findall(path.read_text())
-            if kind.lower() not in ("comment", "string", "preamble")}
+    return {
+        key
+        for kind, key in _BIB_ENTRY.findall(path.read_text())
+        if kind.lower() not in ("comment", "string", "preamble")
+    }
 
 
 def check_keys(book: Book, rendered: list[Rendered], elsewhere: set[str] = frozenset()) -> None:
@@ -113,12 +121,18 @@ def check_keys(book: Book, rendered: list[Rendered], elsewhere: set[str] = froze
         for key in r.cites:
             if key not in known_cites:
                 bib = book.bibliography.name if book.bibliography else "no bibliography in book.yml"
-                problems.append(BookError(f"citation key {key!r} is not in {bib}",
-                                          where=located(r.chapter.path, key)))
+                problems.append(
+                    BookError(
+                        f"citation key {key!r} is not in {bib}", where=located(r.chapter.path, key)
+                    )
+                )
         for key in r.refs:
             if key not in labels:
-                problems.append(BookError(f"reference to undefined label {key!r}",
-                                          where=located(r.chapter.path, key)))
+                problems.append(
+                    BookError(
+                        f"reference to undefined label {key!r}", where=located(r.chapter.path, key)
+                    )
+                )
     if problems:
         first = problems[0]
         first.detail = "\n".join(str(p) for p in problems[1:])
@@ -143,22 +157,37 @@ def _environment(templates: Path):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     return Environment(
-        loader=FileSystemLoader(str(templates)), undefined=StrictUndefined,
-        block_start_string="((*", block_end_string="*))",
-        variable_start_string="(((", variable_end_string=")))",
-        comment_start_string="((=", comment_end_string="=))",
-        trim_blocks=True, autoescape=False, keep_trailing_newline=True)
+        loader=FileSystemLoader(str(templates)),
+        undefined=StrictUndefined,
+        block_start_string="((*",
+        block_end_string="*))",
+        variable_start_string="(((",
+        variable_end_string=")))",
+        comment_start_string="((=",
+        comment_end_string="=))",
+        trim_blocks=True,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
 
 
 def _ordinal(chapter: Chapter) -> int:
     return ord(chapter.number) - ord("A") + 1 if chapter.appendix else int(chapter.number)
 
 
-def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: Path,
-               name: str, only: bool, memo: HashMemo | None = None) -> Path:
+def write_main(
+    book: Book,
+    rendered: list[Rendered],
+    layout: Layout,
+    templates: Path,
+    name: str,
+    only: bool,
+    memo: HashMemo | None = None,
+) -> Path:
     """The main LaTeX file, written again only when what fills its template
     changed (so a build with nothing to do imports neither jinja2 nor the
     markdown and listing modules)."""
+
     def entry(r: Rendered) -> dict:
         return {"tex": r.tex.name, "appendix": r.chapter.appendix, "ordinal": _ordinal(r.chapter)}
 
@@ -170,18 +199,32 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
             parts.append({"title": r.chapter.part, "chapters": []})
         parts[-1]["chapters"].append(entry(r))
     appendices = [entry(r) for r in rendered if r.chapter.appendix]
-    index = any("\\index{" in r.tex.read_text() for r in rendered)
+    index = any(r.tex.is_file() and "\\index{" in r.tex.read_text() for r in rendered)
     main = layout.main(name)
     memo = memo or HashMemo()
     stamp = Stamp(layout.main_record(name), memo)
     here = Path(__file__).parent
-    key = sha256_json({
-        "book": [book.title, book.subtitle, book.authors, book.date, book.edition,
-                 book.repository, str(book.bibliography or "")],
-        "parts": parts, "appendices": appendices, "only": only, "index": index,
-        "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
-        "builder": {n: memo.file(here / n) for n in ("typeset.py", "markdown.py", "listings.py")},
-    })
+    key = sha256_json(
+        {
+            "book": [
+                book.title,
+                book.subtitle,
+                book.authors,
+                book.date,
+                book.edition,
+                book.repository,
+                str(book.bibliography or ""),
+            ],
+            "parts": parts,
+            "appendices": appendices,
+            "only": only,
+            "index": index,
+            "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
+            "builder": {
+                n: memo.file(here / n) for n in ("typeset.py", "markdown.py", "listings.py")
+            },
+        }
+    )
     if main.exists() and stamp.load(key) is not None:
         return main
 
@@ -191,16 +234,26 @@ def write_main(book: Book, rendered: list[Rendered], layout: Layout, templates: 
 
     escape = markdown.escape
     try:
-        text = _environment(templates).get_template("book.tex.j2").render(
-            title=escape(book.title), subtitle=escape(book.subtitle),
-            authors=[escape(a) for a in book.authors],
-            authors_plain=escape(", ".join(book.authors)),
-            date=escape(book.date), edition=escape(book.edition),
-            repository=book.repository,
-            bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
-            parts=parts, appendices=appendices,
-            pygments=listings.style_definitions(), only=only, index=index,
-            trailer_id=TRAILER_ID_PLACEHOLDER)
+        text = (
+            _environment(templates)
+            .get_template("book.tex.j2")
+            .render(
+                title=escape(book.title),
+                subtitle=escape(book.subtitle),
+                authors=[escape(a) for a in book.authors],
+                authors_plain=escape(", ".join(book.authors)),
+                date=escape(book.date),
+                edition=escape(book.edition),
+                repository=book.repository,
+                bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
+                parts=parts,
+                appendices=appendices,
+                pygments=listings.style_definitions(),
+                only=only,
+                index=index,
+                trailer_id=TRAILER_ID_PLACEHOLDER,
+            )
+        )
     except TemplateError as exc:
         raise template_error(exc, templates / "book.tex.j2") from None
     write_if_changed(main, text)
@@ -226,7 +279,7 @@ def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> Book
         m = _ERROR.match(line)
         if not m:
             continue
-        excerpt = "\n".join(lines[index:index + 8])
+        excerpt = "\n".join(lines[index : index + 8])
         tex_file = (tex_dir / m["file"]).resolve()
         line_no = int(m["line"])
         where = _source_of(tex_file, line_no, rendered)
@@ -236,7 +289,7 @@ def _latex_error(log_text: str, tex_dir: Path, rendered: list[Rendered]) -> Book
             excerpt += f"\n(generated LaTeX: {tex_file}:{line_no})"
         return BookError(f"LaTeX error: {m['message']}", where=where, detail=excerpt)
     bang = next((i for i, row in enumerate(lines) if row.startswith("!")), None)
-    detail = "\n".join(lines[bang:bang + 10]) if bang is not None else "\n".join(lines[-20:])
+    detail = "\n".join(lines[bang : bang + 10]) if bang is not None else "\n".join(lines[-20:])
     return BookError("LaTeX failed", where=str(tex_dir), detail=detail)
 
 
@@ -260,8 +313,9 @@ def source_date_epoch(root: Path) -> int:
             raise BookError(f"SOURCE_DATE_EPOCH must be seconds since 1970, not {value!r}")
         return int(value)
     try:
-        proc = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%ct"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%ct"], capture_output=True, text=True
+        )
     except OSError:  # no git
         return FALLBACK_EPOCH
     stamp = proc.stdout.strip()
@@ -275,24 +329,37 @@ def with_content_id(pdf: bytes) -> bytes:
     placeholder = f"<{TRAILER_ID_PLACEHOLDER}>".encode()
     trailer = pdf.rfind(b"/ID")
     if trailer < 0 or pdf.count(placeholder, trailer) != 2:
-        raise BookError("LuaTeX wrote no placeholder trailer /ID (see \\pdfvariable trailerid "
-                        "in templates/book.tex.j2)")
-    digest = hashlib.sha256(pdf).hexdigest()[:len(TRAILER_ID_PLACEHOLDER)].upper()
+        raise BookError(
+            "LuaTeX wrote no placeholder trailer /ID (see \\pdfvariable trailerid "
+            "in templates/book.tex.j2)"
+        )
+    digest = hashlib.sha256(pdf).hexdigest()[: len(TRAILER_ID_PLACEHOLDER)].upper()
     return pdf[:trailer] + pdf[trailer:].replace(placeholder, f"<{digest}>".encode())
 
 
-def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
-            layout: Layout, memo: HashMemo, only: bool, log) -> Typeset:
+def typeset(
+    book: Book,
+    rendered: list[Rendered],
+    main: Path,
+    out_pdf: Path,
+    layout: Layout,
+    memo: HashMemo,
+    only: bool,
+    log,
+) -> Typeset:
     latex_dir = layout.latex
     stamp = Stamp(layout.stamp(main.stem), memo)
     epoch = source_date_epoch(book.root)
-    key = sha256_json({
-        "main": memo.tree(main),
-        "chapters": [[memo.tree(r.tex), memo.tree(layout.files_dir(r.chapter))]
-                     for r in rendered],
-        "bib": memo.tree(book.bibliography) if book.bibliography else None,
-        "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
-    })
+    key = sha256_json(
+        {
+            "main": memo.tree(main),
+            "chapters": [
+                [memo.tree(r.tex), memo.tree(layout.files_dir(r.chapter))] for r in rendered
+            ],
+            "bib": memo.tree(book.bibliography) if book.bibliography else None,
+            "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
+        }
+    )
     if out_pdf.exists() and (last := stamp.load(key)):
         return Typeset(out_pdf, last["pages"], "unchanged", **last["warnings"])
     if stamp.read().get("tex_dir") != str(main.parent.resolve()):
@@ -302,21 +369,33 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
 
     latex_dir.mkdir(parents=True, exist_ok=True)
     if not shutil.which("latexmk"):
-        raise BookError("latexmk is not installed; run `python3 build.py pdf` (which installs "
-                        "TeX Live) or `apt-get install latexmk texlive-luatex biber`")
+        raise BookError(
+            "latexmk is not installed; run `python3 build.py pdf` (which installs "
+            "TeX Live) or `apt-get install latexmk texlive-luatex biber`"
+        )
     log.info("typesetting with LuaLaTeX ...")
-    cmd = ["latexmk", "-lualatex", "-interaction=nonstopmode", "-halt-on-error",
-           "-file-line-error", "-cd-", f"-outdir={latex_dir.resolve()}", main.name]
+    cmd = [
+        "latexmk",
+        "-lualatex",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-cd-",
+        f"-outdir={latex_dir.resolve()}",
+        main.name,
+    ]
     # FORCE_SOURCE_DATE: \today and \time follow SOURCE_DATE_EPOCH too.
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), FORCE_SOURCE_DATE="1")
-    proc = subprocess.run(cmd, cwd=main.parent, capture_output=True, text=True, errors="replace",
-                          env=env)
+    proc = subprocess.run(
+        cmd, cwd=main.parent, capture_output=True, text=True, errors="replace", env=env
+    )
     log_file = latex_dir / f"{main.stem}.log"
     log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
     built = latex_dir / f"{main.stem}.pdf"
     if proc.returncode != 0 or not built.exists():
-        if _ERROR.search(log_text) is None and (biber := _biber_error(
-                latex_dir / f"{main.stem}.blg", book)):
+        if _ERROR.search(log_text) is None and (
+            biber := _biber_error(latex_dir / f"{main.stem}.blg", book)
+        ):
             raise biber
         if not log_text:
             raise BookError("latexmk failed", detail=proc.stdout[-3000:] + proc.stderr[-2000:])
@@ -325,9 +404,13 @@ def typeset(book: Book, rendered: list[Rendered], main: Path, out_pdf: Path,
     warnings = _warnings(log_text)
     warnings["split"] = _split_boxes(log_text, main.parent, rendered)
     if warnings["undefined"] and not only:
-        raise BookError("LaTeX reports undefined references or citations: "
-                        + ", ".join(warnings["undefined"]), where=str(log_file))
-    pages = int(m.group(1)) if (m := re.search(r"Output written on .*?\((\d+) pages?", log_text)) else 0
+        raise BookError(
+            "LaTeX reports undefined references or citations: " + ", ".join(warnings["undefined"]),
+            where=str(log_file),
+        )
+    pages = (
+        int(m.group(1)) if (m := re.search(r"Output written on .*?\((\d+) pages?", log_text)) else 0
+    )
     atomic_write_bytes(out_pdf, with_content_id(built.read_bytes()))
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
