@@ -8,6 +8,8 @@ markup the pipeline meets: spans in code, entities, <p> inside <li> and
 
 import unicodedata
 
+import pytest
+
 from scratchllm.data.clean import html_to_text, normalize, rst_to_text
 
 HEAD = """
@@ -244,6 +246,25 @@ def test_entities_decoded():
     text = page_text()
     assert "&#" not in text and "&quot;" not in text and "&gt;" not in text
     assert "this module’s deserializer" in text  # &#8217;
+
+
+# The void elements of the HTML standard (WHATWG, section 13.1.2, "Elements"):
+# written without an end tag, so the parser never sees one close.
+VOID_ELEMENTS = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                 "source", "track", "wbr"]
+
+
+@pytest.mark.parametrize("tag", VOID_ELEMENTS)
+def test_void_element_inside_a_dropped_element_ends_with_it(tag):
+    # The page's own search box: <input> inside a dropped <form>.
+    body = f'<p>Before.</p>\n<form action="search.html"><{tag} name="q"></form>\n<p>After.</p>'
+    assert page_text(body) == "Before.\n\nAfter."
+
+
+@pytest.mark.parametrize("tag", VOID_ELEMENTS)
+def test_void_element_marked_as_a_permalink_skips_nothing(tag):
+    body = f'<p>Before <{tag} class="headerlink"> after.</p>'
+    assert page_text(body) == "Before after."
 
 
 def test_table_cells_joined_on_one_line():
