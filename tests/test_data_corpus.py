@@ -5,6 +5,7 @@ The whole pipeline runs in well under a second here; the real sources are
 measured by bench/bench_data.py, not tested.
 """
 
+import ast
 import json
 import sys
 from itertools import pairwise
@@ -442,3 +443,17 @@ def test_missing_documentation_names_the_package(tmp_path, monkeypatch):
 
 def test_docs_version_unknown_without_options_file(tmp_path):
     assert sources.docs_version(tmp_path) == "unknown"
+
+
+def test_module_text_puts_each_public_docstring_under_its_signature():
+    # Written from the fixture by hand: the module's docstring, then the class,
+    # then its method with the arguments as written.
+    expected = "\n\n".join([
+        "# json.decoder",
+        JSON_DECODER.split('"""')[1].strip(),
+        "## class json.decoder.JSONDecoder",
+        "Simple JSON decoder.",
+        "## json.decoder.JSONDecoder.decode(self, s)",
+        "Return the Python representation of ``s``.",
+    ])
+    assert sources.module_text("json.decoder", ast.parse(JSON_DECODER)) == expected
