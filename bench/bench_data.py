@@ -21,12 +21,9 @@ from pathlib import Path
 
 from results import machine, record, today
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def child(out: Path) -> None:
     """One build in this (fresh) process; prints its measurements as JSON."""
-    sys.path.insert(0, str(ROOT / "code"))
     from scratchllm.data import build_corpus, sources
 
     imports_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -34,17 +31,23 @@ def child(out: Path) -> None:
     manifest = build_corpus(out)
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The pages the pipeline reads, as the sources module picks them.
     root = sources.find_doc_root()
-    html_bytes = sum(path.stat().st_size for path in root.rglob("*.html")
-                     if not path.relative_to(root).as_posix().startswith("_")
-                     and not sources.SKIP_PAGES.match(path.relative_to(root).as_posix()))
-    print(json.dumps({"seconds": seconds, "peak_kib": peak_kib, "imports_kib": imports_kib,
-                      "html_bytes": html_bytes, "manifest": manifest}))
+    pages = [root / page.id.removeprefix("docs/") for page in sources.iter_doc_pages(root)]
+    measured = {
+        "seconds": seconds,
+        "peak_kib": peak_kib,
+        "imports_kib": imports_kib,
+        "html_bytes": sum(path.stat().st_size for path in pages),
+        "manifest": manifest,
+    }
+    print(json.dumps(measured))
 
 
 def timed_build(out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(out)], capture_output=True, text=True
+    )
     if proc.returncode:
         sys.exit(f"build failed:\n{proc.stderr}")
     return json.loads(proc.stdout.splitlines()[-1])
@@ -73,15 +76,18 @@ def main() -> None:
     sources_ = manifest["sources"]
     timing = f"median of {args.repeat}" if args.repeat > 1 else "one build"
 
-    table = ["| measure | value |", "|---|---:|",
-             f"| wall time of `build_corpus` ({timing}) | {seconds:.2f} s |",
-             f"| raw input (manifest `raw_bytes`: HTML + reST + docstrings) | {raw_mb:.1f} MB |",
-             f"| throughput on raw input | {raw_mb / seconds:.2f} MB/s |",
-             f"| HTML pages alone (bytes on disk) | {html_mb:.1f} MB |",
-             f"| throughput on HTML alone (same wall time) | {html_mb / seconds:.2f} MB/s |",
-             f"| peak memory (ru_maxrss of the build's process) | {peak_mib:.0f} MiB |",
-             f"| of which the interpreter and imports (before the build) | {imports_mib:.0f} MiB |"]
-    record("bench_data", [
+    table = [
+        "| measure | value |",
+        "|---|---:|",
+        f"| wall time of `build_corpus` ({timing}) | {seconds:.2f} s |",
+        f"| raw input (manifest `raw_bytes`: HTML + reST + docstrings) | {raw_mb:.1f} MB |",
+        f"| throughput on raw input | {raw_mb / seconds:.2f} MB/s |",
+        f"| HTML pages alone (bytes on disk) | {html_mb:.1f} MB |",
+        f"| throughput on HTML alone (same wall time) | {html_mb / seconds:.2f} MB/s |",
+        f"| peak memory (ru_maxrss of the build's process) | {peak_mib:.0f} MiB |",
+        f"| of which the interpreter and imports (before the build) | {imports_mib:.0f} MiB |",
+    ]
+    lines = [
         "## Data pipeline (`bench/bench_data.py`)",
         "",
         f"Command: `.venv/bin/python bench/bench_data.py --write` on "
@@ -96,7 +102,8 @@ def main() -> None:
         f"Documents per stage (raw → cleaned → exact dedup → filters → near dedup): {stages}; "
         f"removed: {removed}; {len(manifest['near_duplicate_clusters'])} near-duplicate "
         f"clusters.",
-    ], args.write)
+    ]
+    record("bench_data", lines, args.write)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ The whole pipeline runs in well under a second here; the real sources are
 measured by bench/bench_data.py, not tested.
 """
 
+import ast
 import json
 import sys
 from itertools import pairwise
@@ -183,8 +184,11 @@ def test_dumps():
 '''
 
 
+OPTIONS_JS = "var DOCUMENTATION_OPTIONS = {\n    VERSION: '3.11.2',\n    LANGUAGE: 'en',\n};\n"
+
+
 def html_page(title: str, paragraphs: list[str], extra: str = "", main: bool = True) -> str:
-    body = f"<h1>{title}<a class=\"headerlink\" href=\"#\" title=\"Permalink\">¶</a></h1>\n"
+    body = f'<h1>{title}<a class="headerlink" href="#" title="Permalink">¶</a></h1>\n'
     body += "\n".join(f"<p>{p}</p>" for p in paragraphs) + "\n" + extra
     if main:
         body = f'<div class="body" role="main">\n<section>\n{body}\n</section>\n</div>'
@@ -195,27 +199,32 @@ def html_page(title: str, paragraphs: list[str], extra: str = "", main: bool = T
 def tree(tmp_path) -> tuple[Path, Path]:
     docs, lib = tmp_path / "html", tmp_path / "stdlib"
     files = {
-        docs / "library" / "json.html":
-            html_page("json — JSON encoder and decoder", JSON_PARAS[:1], JSON_HTML_REST),
-        docs / "library" / "pickle.html":
-            html_page("pickle — Python object serialization", PICKLE_PARAS),
+        docs / "library" / "json.html": html_page(
+            "json — JSON encoder and decoder", JSON_PARAS[:1], JSON_HTML_REST
+        ),
+        docs / "library" / "pickle.html": html_page(
+            "pickle — Python object serialization", PICKLE_PARAS
+        ),
         # Another name, the same content: an exact duplicate of pickle.html.
-        docs / "library" / "pickle-copy.html":
-            html_page("pickle — Python object serialization", PICKLE_PARAS),
-        docs / "library" / "os.path.html":
-            html_page("os.path — Common pathname manipulations", OSPATH_PARAS),
-        docs / "library" / "stub.html":
-            html_page("stub — A page to come", ["This module is documented elsewhere."]),
-        docs / "library" / "nomain.html":
-            html_page("nomain", ["No element marks the main content of this page at all."],
-                      main=False),
-        docs / "tutorial" / "introduction.html":
-            html_page("3. An Informal Introduction to Python", INTRO_PARAS),
+        docs / "library" / "pickle-copy.html": html_page(
+            "pickle — Python object serialization", PICKLE_PARAS
+        ),
+        docs / "library" / "os.path.html": html_page(
+            "os.path — Common pathname manipulations", OSPATH_PARAS
+        ),
+        docs / "library" / "stub.html": html_page(
+            "stub — A page to come", ["This module is documented elsewhere."]
+        ),
+        docs / "library" / "nomain.html": html_page(
+            "nomain", ["No element marks the main content of this page at all."], main=False
+        ),
+        docs / "tutorial" / "introduction.html": html_page(
+            "3. An Informal Introduction to Python", INTRO_PARAS
+        ),
         docs / "genindex.html": html_page("Index", INDEX_PARAS),
         docs / "genindex-A.html": html_page("Index – A", INDEX_PARAS[::-1]),
         docs / "_sources" / "library" / "json.rst.txt": JSON_RST,
-        docs / "_static" / "documentation_options.js":
-            "var DOCUMENTATION_OPTIONS = {\n    VERSION: '3.11.2',\n    LANGUAGE: 'en',\n};\n",
+        docs / "_static" / "documentation_options.js": OPTIONS_JS,
         lib / "json" / "__init__.py": JSON_INIT,
         lib / "json" / "decoder.py": JSON_DECODER,
         lib / "json" / "_private_helpers.py": '"""' + " ".join(["private"] * 80) + '"""\n',
@@ -252,8 +261,8 @@ def test_sources_found(tree, tmp_path):
     rst = tree[0] / "_sources" / "library" / "json.rst.txt"
     modules = [d.raw for d in sources.iter_stdlib_modules(tree[1])]
     assert len(pages) == 7 and len(modules) == 2
-    assert manifest["raw_bytes"] == sum(len(p.read_bytes()) for p in [*pages, rst]) + sum(
-        len(m.encode()) for m in modules)
+    files = sum(len(p.read_bytes()) for p in [*pages, rst])
+    assert manifest["raw_bytes"] == files + sum(len(m.encode()) for m in modules)
 
 
 def test_skipped_sources_never_appear(tree, tmp_path):
@@ -270,9 +279,13 @@ def test_skipped_sources_never_appear(tree, tmp_path):
 def test_manifest_stage_counts_consistent(tree, tmp_path):
     manifest = build(tree, tmp_path / "corpus")
     stages = manifest["stages"]
-    assert [s["stage"] for s in stages] == ["discovered (raw)", "cleaned, non-empty",
-                                            "after exact dedup", "after quality filters",
-                                            "after near dedup"]
+    assert [s["stage"] for s in stages] == [
+        "discovered (raw)",
+        "cleaned, non-empty",
+        "after exact dedup",
+        "after quality filters",
+        "after near dedup",
+    ]
     for before, after in pairwise(stages):
         assert after["documents"] <= before["documents"]
     for before, after in pairwise(stages[1:]):
@@ -282,8 +295,11 @@ def test_manifest_stage_counts_consistent(tree, tmp_path):
     removed = manifest["removed"]
     rules = [rule.name for rule in filters.RULES]
     assert raw["documents"] - cleaned["documents"] == removed["empty"]["documents"]
-    for (a, b), names in [((cleaned, exact), ["exact_duplicate"]), ((exact, filtered), rules),
-                          ((filtered, near), ["near_duplicate"])]:
+    for (a, b), names in [
+        ((cleaned, exact), ["exact_duplicate"]),
+        ((exact, filtered), rules),
+        ((filtered, near), ["near_duplicate"]),
+    ]:
         for unit in ("documents", "characters"):
             assert a[unit] - b[unit] == sum(removed[n][unit] for n in names), (a, b, names)
     for unit in ("documents", "characters"):
@@ -297,16 +313,22 @@ def test_expected_removals(tree, tmp_path):
     removed = manifest["removed"]
     assert removed["empty"]["documents"] == 1  # nomain.html
     assert removed["exact_duplicate"]["documents"] == 1
-    assert manifest["exact_duplicates"] == [{"removed": "docs/library/pickle.html",
-                                             "duplicate_of": "docs/library/pickle-copy.html"}]
+    assert manifest["exact_duplicates"] == [
+        {"removed": "docs/library/pickle.html", "duplicate_of": "docs/library/pickle-copy.html"}
+    ]
     assert removed["too_short"]["documents"] == 1
     assert removed["near_duplicate"]["documents"] == 1
     ids = set(surviving_ids(out))
     assert "docs/library/stub.html" not in ids
     assert "docs/library/nomain.html" not in ids
-    assert ids == {"docs/library/json.html", "docs/library/pickle-copy.html",
-                   "docs/library/os.path.html", "docs/tutorial/introduction.html",
-                   "stdlib/json/__init__.py", "stdlib/json/decoder.py"}
+    assert ids == {
+        "docs/library/json.html",
+        "docs/library/pickle-copy.html",
+        "docs/library/os.path.html",
+        "docs/tutorial/introduction.html",
+        "stdlib/json/__init__.py",
+        "stdlib/json/decoder.py",
+    }
 
 
 def test_rst_copy_removed_as_near_duplicate_html_kept(tree, tmp_path):
@@ -366,16 +388,16 @@ def test_split_hashes_match_files(tree, tmp_path):
     for split in SPLITS:
         digest = hashlib.sha256((out / f"{split}.jsonl").read_bytes()).hexdigest()
         assert manifest["splits"][split]["sha256"] == digest
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["manifest.json", *(f"{s}.jsonl" for s in SPLITS)])
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["manifest.json", *(f"{s}.jsonl" for s in SPLITS)])
 
 
 def test_module_group_goes_wholly_to_one_split(tree, tmp_path):
     out = tmp_path / "corpus"
     build(tree, out)
     where = {r["id"]: split for split, rs in all_records(out).items() for r in rs}
-    json_docs = [i for i in where if i in ("docs/library/json.html", "stdlib/json/__init__.py",
-                                           "stdlib/json/decoder.py")]
+    json_ids = ("docs/library/json.html", "stdlib/json/__init__.py", "stdlib/json/decoder.py")
+    json_docs = [i for i in where if i in json_ids]
     assert len(json_docs) == 3
     assert len({where[i] for i in json_docs}) == 1
 
@@ -442,3 +464,18 @@ def test_missing_documentation_names_the_package(tmp_path, monkeypatch):
 
 def test_docs_version_unknown_without_options_file(tmp_path):
     assert sources.docs_version(tmp_path) == "unknown"
+
+
+def test_module_text_puts_each_public_docstring_under_its_signature():
+    # Written from the fixture by hand: the module's docstring, then the class,
+    # then its method with the arguments as written.
+    sections = [
+        "# json.decoder",
+        JSON_DECODER.split('"""')[1].strip(),
+        "## class json.decoder.JSONDecoder",
+        "Simple JSON decoder.",
+        "## json.decoder.JSONDecoder.decode(self, s)",
+        "Return the Python representation of ``s``.",
+    ]
+    text = sources.module_text("json.decoder", ast.parse(JSON_DECODER))
+    assert text == "\n\n".join(sections)

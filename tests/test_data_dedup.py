@@ -1,6 +1,7 @@
 """scratchllm.data.dedup: exact keys, shingles, MinHash and LSH, checked on
 real documentation text and cross-checked value for value with datasketch."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -39,7 +40,8 @@ JSON_PARA = (
     "guaranteed to have all incoming non-ASCII characters escaped. If ensure_ascii is false, "
     "these characters will be output as-is. If check_circular is false (default: True), then "
     "the circular reference check for container types will be skipped and a circular "
-    "reference will result in a RecursionError (or worse).")
+    "reference will result in a RecursionError (or worse)."
+)
 PICKLE_PARA = (
     "The pickle module implements binary protocols for serializing and de-serializing a "
     "Python object structure. Pickling is the process whereby a Python object hierarchy is "
@@ -51,7 +53,8 @@ PICKLE_PARA = (
     "It is possible to construct malicious pickle data which will execute arbitrary code "
     "during unpickling. Never unpickle data that could have come from an untrusted source, "
     "or that could have been tampered with. Consider signing data with hmac if you need to "
-    "ensure that it has not been tampered with.")
+    "ensure that it has not been tampered with."
+)
 CLASSES_PARA = (
     "Classes provide a means of bundling data and functionality together. Creating a new "
     "class creates a new type of object, allowing new instances of that type to be made. "
@@ -62,7 +65,8 @@ CLASSES_PARA = (
     "C++ and Modula-3. Python classes provide all the standard features of Object Oriented "
     "Programming: the class inheritance mechanism allows multiple base classes, a derived "
     "class can override any methods of its base class or classes, and a method can call the "
-    "method of a base class with the same name.")
+    "method of a base class with the same name."
+)
 FUNCTIONS_PARA = (
     "The Python interpreter has a number of functions and types built into it that are "
     "always available. They are listed here in alphabetical order. Return the absolute value "
@@ -72,7 +76,8 @@ FUNCTIONS_PARA = (
     "Return True if any element of the iterable is true. If the iterable is empty, return "
     "False. As repr(), return a string containing a printable representation of an object, "
     "but escape the non-ASCII characters in the string returned by repr() using x, u, or U "
-    "escapes.")
+    "escapes."
+)
 
 
 def change_a_sentence(text: str) -> str:
@@ -87,28 +92,37 @@ def change_sentence(text: str, old: str, new: str) -> str:
 
 
 JSON_NEAR = change_sentence(
-    JSON_PARA, "The json module always produces str objects, not bytes objects.",
-    "The module never produces bytes objects; it always returns text.")
+    JSON_PARA,
+    "The json module always produces str objects, not bytes objects.",
+    "The module never produces bytes objects; it always returns text.",
+)
 PICKLE_NEAR = change_sentence(
-    PICKLE_PARA, "The pickle module is not secure.", "Unpickling untrusted input is unsafe.")
+    PICKLE_PARA, "The pickle module is not secure.", "Unpickling untrusted input is unsafe."
+)
 
 
 # --- exact duplicates and shingles -------------------------------------------
 
+
 def test_content_hash_ignores_case_and_whitespace():
     assert content_hash(JSON_PARA) == content_hash(JSON_PARA.upper())
     assert content_hash(JSON_PARA) == content_hash(
-        "  " + JSON_PARA.replace(" ", "\n\t  ").replace(". ", ".\n\n") + "\n")
+        "  " + JSON_PARA.replace(" ", "\n\t  ").replace(". ", ".\n\n") + "\n"
+    )
     assert content_hash(JSON_PARA) != content_hash(JSON_NEAR)
     assert content_hash("a b") != content_hash("ab")
-    assert len(content_hash("x")) == 64
+    # The key is SHA-256 of the words, lowercased, joined by single spaces.
+    assert content_hash("  The JSON\n\tModule  ") == hashlib.sha256(b"the json module").hexdigest()
 
 
 def test_shingles_are_word_5grams():
     got = shingles("The pickle module implements binary protocols, for serializing!")
-    assert got == {b"the pickle module implements binary", b"pickle module implements binary "
-                   b"protocols", b"module implements binary protocols for",
-                   b"implements binary protocols for serializing"}
+    assert got == {
+        b"the pickle module implements binary",
+        b"pickle module implements binary protocols",
+        b"module implements binary protocols for",
+        b"implements binary protocols for serializing",
+    }
     assert shingles("One, two  THREE", k=2) == {b"one two", b"two three"}
 
 
@@ -124,6 +138,7 @@ def test_shingles_ignore_case_punctuation_and_layout():
 
 # --- MinHash and its estimate --------------------------------------------------
 
+
 def test_signature_shape_and_empty_set():
     mh = MinHash(128, seed=1)
     sig = mh.signature(shingles(JSON_PARA))
@@ -132,26 +147,45 @@ def test_signature_shape_and_empty_set():
     assert (mh.signature(set()) == MAX_HASH).all()
 
 
-def test_signature_deterministic_and_order_free():
-    a = MinHash(128, seed=1).signature(shingles(JSON_PARA))
-    b = MinHash(128, seed=1).signature(set(sorted(shingles(JSON_PARA), reverse=True)))
-    assert (a == b).all()
-    assert not (a == MinHash(128, seed=2).signature(shingles(JSON_PARA))).all()
+def reference_signature(shingle_list: list[bytes], a: np.ndarray, b: np.ndarray) -> list[int]:
+    """MinHash one shingle and one permutation at a time, in Python integers:
+    h = the first 4 bytes of SHA-1, little-endian; (a h + b) wrapped to 64 bits
+    as numpy's uint64 wraps, then mod 2^61 - 1, then its low 32 bits."""
+    hashes = [int.from_bytes(hashlib.sha1(s).digest()[:4], "little") for s in shingle_list]
+    return [
+        min((int(ai) * h + int(bi)) % 2**64 % (2**61 - 1) % 2**32 for h in hashes)
+        for ai, bi in zip(a, b, strict=True)
+    ]
+
+
+def test_signature_equals_a_scalar_reference_in_any_order():
+    mh = MinHash(128, seed=1)
+    sh = shingles(PICKLE_PARA)
+    expected = reference_signature(sorted(sh, reverse=True), mh.a, mh.b)
+    assert mh.signature(sh).tolist() == expected
+    assert not (mh.signature(sh) == MinHash(128, seed=2).signature(sh)).all()
 
 
 def test_estimated_jaccard_close_to_exact():
     mh = MinHash(128, seed=1)
     half = " ".join(JSON_PARA.split()[:90] + PICKLE_PARA.split()[:90])
-    pairs = [(JSON_PARA, JSON_NEAR), (PICKLE_PARA, PICKLE_NEAR), (JSON_PARA, half),
-             (PICKLE_PARA, half), (JSON_PARA, PICKLE_PARA), (CLASSES_PARA, FUNCTIONS_PARA),
-             (JSON_PARA, JSON_PARA)]
+    pairs = [
+        (JSON_PARA, JSON_NEAR),
+        (PICKLE_PARA, PICKLE_NEAR),
+        (JSON_PARA, half),
+        (PICKLE_PARA, half),
+        (JSON_PARA, PICKLE_PARA),
+        (CLASSES_PARA, FUNCTIONS_PARA),
+        (JSON_PARA, JSON_PARA.upper().replace(" ", "\n")),
+    ]
     exact = []
     for a, b in pairs:
         sa, sb = shingles(a), shingles(b)
         exact.append(jaccard(sa, sb))
         estimate = estimated_jaccard(mh.signature(sa), mh.signature(sb))
         assert abs(estimate - exact[-1]) <= 0.1, (a[:30], b[:30], estimate, exact[-1])
-    # The pairs span the range: near-duplicates, half overlap, unrelated, identical.
+    # The pairs span the range: near-duplicates, half overlap, unrelated, the
+    # same words in another case and layout.
     assert exact[0] > 0.8 and 0.2 < exact[2] < 0.6 and exact[4] < 0.05 and exact[-1] == 1.0
 
 
@@ -162,10 +196,17 @@ def test_jaccard():
 
 # --- clusters ------------------------------------------------------------------
 
+
 def test_near_duplicate_clusters_find_planted_duplicates():
-    docs = {"json": JSON_PARA, "json-copy": JSON_PARA, "json-near": JSON_NEAR,
-            "pickle": PICKLE_PARA, "pickle-near": PICKLE_NEAR, "classes": CLASSES_PARA,
-            "functions": FUNCTIONS_PARA}
+    docs = {
+        "json": JSON_PARA,
+        "json-copy": JSON_PARA,
+        "json-near": JSON_NEAR,
+        "pickle": PICKLE_PARA,
+        "pickle-near": PICKLE_NEAR,
+        "classes": CLASSES_PARA,
+        "functions": FUNCTIONS_PARA,
+    }
     assert jaccard(shingles(JSON_PARA), shingles(JSON_NEAR)) > 0.8
     assert jaccard(shingles(PICKLE_PARA), shingles(PICKLE_NEAR)) > 0.8
     mh = MinHash(128, seed=1)
@@ -197,19 +238,20 @@ def test_near_duplicate_clusters_chain_and_keep_distinct():
     b = " ".join(words[:60] + ["CHANGED"] + words[61:])
     c = " ".join(words[:60] + ["CHANGED"] + words[61:120] + ["AGAIN"] + words[121:])
     mh = MinHash(128, seed=1)
-    sigs = {k: mh.signature(shingles(t)) for k, t in
-            {"a": a, "b": b, "c": c, "d": CLASSES_PARA, "e": FUNCTIONS_PARA}.items()}
+    docs = {"a": a, "b": b, "c": c, "d": CLASSES_PARA, "e": FUNCTIONS_PARA}
+    sigs = {k: mh.signature(shingles(t)) for k, t in docs.items()}
     assert near_duplicate_clusters(sigs, 0.8) == [["a", "b", "c"]]
 
 
 def test_no_clusters_among_distinct_documents():
     mh = MinHash(128, seed=1)
-    sigs = {k: mh.signature(shingles(t)) for k, t in
-            {"j": JSON_PARA, "p": PICKLE_PARA, "c": CLASSES_PARA, "f": FUNCTIONS_PARA}.items()}
+    docs = {"j": JSON_PARA, "p": PICKLE_PARA, "c": CLASSES_PARA, "f": FUNCTIONS_PARA}
+    sigs = {k: mh.signature(shingles(t)) for k, t in docs.items()}
     assert near_duplicate_clusters(sigs, 0.7) == []
 
 
 # --- cross-check with datasketch on real pages ------------------------------------
+
 
 def _datasketch_minhash(**kwargs) -> datasketch.MinHash:
     # datasketch 2.0 made "affine32" the default scheme; ours is the classic
@@ -277,8 +319,12 @@ def test_lsh_candidates_equal_datasketch(real_documents, threshold):
     sketches = {key: _datasketch_minhash(hashvalues=sig) for key, sig in sigs.items()}
     for key, sketch in sketches.items():
         lsh.insert(key, sketch)
-    theirs = {tuple(sorted((key, other))) for key, sketch in sketches.items()
-              for other in lsh.query(sketch) if other != key}
+    theirs = {
+        tuple(sorted((key, other)))
+        for key, sketch in sketches.items()
+        for other in lsh.query(sketch)
+        if other != key
+    }
 
     assert ours == theirs
     assert (first, first + "#near") in ours

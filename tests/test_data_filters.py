@@ -24,7 +24,8 @@ GOOD = (
     "data to be parsed is recommended.\n\n"
     "json exposes an API familiar to users of the standard library marshal and pickle "
     "modules. If ensure_ascii is true (the default), the output is guaranteed to have all "
-    "incoming non-ASCII characters escaped.")
+    "incoming non-ASCII characters escaped."
+)
 
 CODE = """```
 >>> import json
@@ -49,8 +50,8 @@ BREAKING = {
 
 
 def test_rules_in_order():
-    assert [rule.name for rule in RULES] == ["too_short", "symbol_heavy", "digit_heavy",
-                                             "repetitive"]
+    names = [rule.name for rule in RULES]
+    assert names == ["too_short", "symbol_heavy", "digit_heavy", "repetitive"]
     assert all(rule.why for rule in RULES)
 
 
@@ -126,8 +127,8 @@ def test_first_broken_rule_returns_the_first_in_order():
     # Symbol- and digit-heavy and repetitive, long enough: symbol_heavy wins.
     many = "\n".join([f"{n} + {n} = {2 * n} ;" for n in range(20)] * 3)
     assert word_count(many) >= 50
-    assert [r.name for r in RULES if r.breaks(many)] == ["symbol_heavy", "digit_heavy",
-                                                         "repetitive"]
+    broken = [r.name for r in RULES if r.breaks(many)]
+    assert broken == ["symbol_heavy", "digit_heavy", "repetitive"]
     assert first_broken_rule(many).name == "symbol_heavy"
 
 

@@ -10,36 +10,18 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-BLOCKS = {
-    "p",
-    "div",
-    "section",
-    "dl",
-    "dt",
-    "dd",
-    "ul",
-    "ol",
-    "table",
-    "tr",
-    "blockquote",
-    "hr",
-    "figure",
-    "figcaption",
-    "aside",
-    "footer",
-    "header",
-    "nav",
-}
-DROP = {
-    "script",
-    "style",
-    "noscript",
-    "nav",
-    "footer",
-    "header",
-    "form",
-    "button",
-}
+# Elements that start a new paragraph of text.
+BLOCKS = set(
+    "p div section dl dt dd ul ol table tr blockquote hr figure figcaption "
+    "aside footer header nav".split()
+)
+# Elements dropped with everything inside them.
+DROP = set("script style noscript nav footer header form button".split())
+# Elements without an end tag (the HTML standard's "void elements"): one
+# never opens anything to skip.
+VOID = set(
+    "area base br col embed hr img input link meta source track wbr".split()
+)
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 TITLE_SUFFIX = re.compile(r"\s+[—-]\s+Python [\d.]+ documentation$")
 
@@ -67,7 +49,7 @@ class _MainContent(HTMLParser):
         if tag == "div":
             self._main_depth += 1
         if self._skip_depth or tag in DROP or "headerlink" in classes:
-            if tag not in ("br", "hr", "img"):
+            if tag not in VOID:
                 self._skip_depth += 1
             return
         if tag == "pre":
@@ -99,7 +81,7 @@ class _MainContent(HTMLParser):
         if not self._main_depth:
             return
         if self._skip_depth:
-            if tag not in ("br", "hr", "img"):
+            if tag not in VOID:
                 self._skip_depth -= 1
             if tag == "div":
                 self._main_depth -= 1
@@ -168,9 +150,13 @@ _DIRECTIVE_TEXT = {
 # Directives whose body is not prose: a list of file names, a search index.
 _SKIPPED_BLOCKS = {"toctree", "index", "only", "raw"}
 _UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>_:.])\1{2,}\s*$")
-_OPTION = re.compile(
-    r"^\s+:[\w-]+:(\s.*)?$"
-)  # a directive option, not a :role:`...`
+# A directive option, not a :role:`...`.
+_OPTION = re.compile(r"^\s+:[\w-]+:(\s.*)?$")
+# A hyperlink target: ".. _name:".
+_TARGET = re.compile(r"^\s*\.\. _")
+# Sphinx renders :rfc:`7159` as "RFC 7159".
+_RFC_PEP = re.compile(r":(rfc|pep):`(\d+)[^`]*`")
+_EMPHASIS = re.compile(r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*")
 
 
 def rst_to_text(text: str) -> str:
@@ -186,11 +172,7 @@ def rst_to_text(text: str) -> str:
             if not line.strip() or indent > skip_indent:
                 continue
             skip_indent = None
-        if (
-            _UNDERLINE.match(line)
-            or _OPTION.match(line)
-            or line.strip().startswith(".. _")
-        ):
+        if _UNDERLINE.match(line) or _OPTION.match(line) or _TARGET.match(line):
             continue
         if m := _DIRECTIVE.match(line):
             lead, name, args = m.groups()
@@ -198,26 +180,19 @@ def rst_to_text(text: str) -> str:
                 skip_indent = indent
                 continue
             words = _DIRECTIVE_TEXT.get(name)
-            line = lead + (
-                words.format(args)
-                if words and "{}" in words
-                else f"{words} {args}"
-                if words
-                else args
-            )
+            if words is None:
+                line = lead + args
+            elif "{}" in words:
+                line = lead + words.format(args)
+            else:
+                line = lead + f"{words} {args}"
         lines.append(line[:-1] if line.rstrip().endswith("::") else line)
     # Inline markup may wrap across lines, so it is unwrapped on the whole text.
     text = "\n".join(lines)
-    text = re.sub(
-        r":(rfc|pep):`(\d+)[^`]*`", lambda m: f"{m[1].upper()} {m[2]}", text
-    )
+    text = _RFC_PEP.sub(lambda m: f"{m[1].upper()} {m[2]}", text)
     text = re.sub(r"\s?\[#[\w-]*\]_", "", text)  # footnote references
     text = _ROLE.sub(r"\1", text)
     text = re.sub(r"``([^`]+)``", r"\1", text)
     text = _LINK.sub(r"\1", text)
-    text = re.sub(
-        r"\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*",
-        lambda m: m.group(1) or m.group(2),
-        text,
-    )
+    text = _EMPHASIS.sub(lambda m: m[1] or m[2], text)
     return normalize(text)

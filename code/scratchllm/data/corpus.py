@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import sys
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
@@ -22,6 +23,13 @@ from . import clean, dedup, filters, sources
 
 SPLITS = ("train", "val", "test", "heldout")
 PREFERENCE = {"python-docs": 0, "stdlib": 1, "python-docs-source": 2}
+STAGES = (
+    "discovered (raw)",
+    "cleaned, non-empty",
+    "after exact dedup",
+    "after quality filters",
+    "after near dedup",
+)
 FORMAT = 1
 
 
@@ -30,15 +38,13 @@ class CorpusConfig:
     shingle_size: int = 5
     num_perm: int = 128
     near_duplicate_threshold: float = 0.7
-    lsh_false_negative_weight: float = (
-        0.9  # missing a duplicate costs more than a check
-    )
+    # Missing a duplicate costs more than checking a candidate pair.
+    lsh_false_negative_weight: float = 0.9
     seed: int = 1
     val_fraction: float = 0.04
     test_fraction: float = 0.04
-    heldout_fraction: float = (
-        0.06  # whole modules, kept for the evaluation chapter
-    )
+    # Whole modules, kept for the evaluation chapter.
+    heldout_fraction: float = 0.06
 
 
 def _unit_interval(name: str) -> float:
@@ -61,40 +67,38 @@ def split_of(group: str, config: CorpusConfig) -> str:
     return "train"
 
 
-class _Stage:
+class _Count:
     """Documents and characters counted at one point of the pipeline."""
 
-    def __init__(self, name: str):
-        self.name, self.documents, self.characters = name, 0, 0
+    def __init__(self):
+        self.documents, self.characters = 0, 0
 
     def add(self, text: str) -> None:
         self.documents += 1
         self.characters += len(text)
 
     def as_dict(self) -> dict:
-        return {
-            "stage": self.name,
-            "documents": self.documents,
-            "characters": self.characters,
-        }
+        return {"documents": self.documents, "characters": self.characters}
 
 
-def _documents(doc_root: Path, stdlib_root: Path):
-    for raw in chain(
-        sources.iter_doc_pages(doc_root),
-        sources.iter_doc_sources(doc_root),
-        sources.iter_stdlib_modules(stdlib_root),
-    ):
-        if raw.source == "python-docs":
-            title, text = clean.html_to_text(raw.raw)
-        else:
-            text = (
-                clean.rst_to_text
-                if raw.source == "python-docs-source"
-                else clean.normalize
-            )(raw.raw)
-            title = text.split("\n", 1)[0].lstrip("# ")
-        yield raw, title, text
+def _counts(names) -> dict[str, _Count]:
+    return {name: _Count() for name in names}
+
+
+class _Report:
+    """What the manifest records, filled in by the stages as documents pass."""
+
+    def __init__(self):
+        rules = [rule.name for rule in filters.RULES]
+        removals = ["empty", "exact_duplicate", *rules, "near_duplicate"]
+        self.stages = _counts(STAGES)
+        self.removed = _counts(removals)
+        self.splits = _counts(SPLITS)
+        self.by_source = _counts(PREFERENCE)
+        self.raw_bytes = 0
+        self.exact_duplicates: list[dict] = []
+        self.clusters: list[dict] = []
+        self.heldout_groups: set[str] = set()
 
 
 def build_corpus(
@@ -112,120 +116,161 @@ def build_corpus(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
 
-    raw_stage, cleaned = (
-        _Stage("discovered (raw)"),
-        _Stage("cleaned, non-empty"),
-    )
-    exact_stage, filtered = (
-        _Stage("after exact dedup"),
-        _Stage("after quality filters"),
-    )
-    removed = {
-        name: _Stage(name)
-        for name in [
-            "empty",
-            "exact_duplicate",
-            *(r.name for r in filters.RULES),
-            "near_duplicate",
-        ]
-    }
-    seen: dict[str, str] = {}
-    exact_examples: list[dict] = []
-    minhash = dedup.MinHash(config.num_perm, config.seed)
-    signatures, lengths, origin = {}, {}, {}
-    raw_bytes = 0
-
+    report = _Report()
+    docs = _discovered(doc_root, stdlib_root, report)
+    docs = _cleaned(docs, report)
+    docs = _exact_unique(docs, report)
+    docs = _filtered(docs, report)
     staging = tmp / "staging.jsonl"
-    with open(staging, "w") as stage_file:
-        for raw, title, text in _documents(doc_root, stdlib_root):
-            raw_stage.add(raw.raw)
-            raw_bytes += len(raw.raw.encode())
-            if not text:
-                removed["empty"].add(raw.raw)
-                continue
-            cleaned.add(text)
-            key = dedup.content_hash(text)
-            if key in seen:
-                removed["exact_duplicate"].add(text)
-                exact_examples.append(
-                    {"removed": raw.id, "duplicate_of": seen[key]}
-                )
-                continue
-            seen[key] = raw.id
-            exact_stage.add(text)
-            rule = filters.first_broken_rule(text)
-            if rule:
-                removed[rule.name].add(text)
-                continue
-            filtered.add(text)
-            signatures[raw.id] = minhash.signature(
-                dedup.shingles(text, config.shingle_size)
-            )
-            lengths[raw.id] = len(text)
-            origin[raw.id] = raw.source
-            record = {
-                "id": raw.id,
-                "source": raw.source,
-                "group": raw.group,
-                "title": title,
-                "text": text,
-            }
-            stage_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+    signatures, ranks = _stage(docs, staging, config)
+    dropped = _near_duplicates(signatures, ranks, config, report)
+    _write_splits(staging, dropped, tmp, config, report)
+    staging.unlink()
 
+    manifest = _manifest(report, config, doc_root, stdlib_root, tmp)
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    )
+    _replace_dir(tmp, out)
+    return manifest
+
+
+def _discovered(doc_root: Path, stdlib_root: Path, report: _Report):
+    """Every raw document of the sources, in a fixed order."""
+    for raw in chain(
+        sources.iter_doc_pages(doc_root),
+        sources.iter_doc_sources(doc_root),
+        sources.iter_stdlib_modules(stdlib_root),
+    ):
+        report.stages["discovered (raw)"].add(raw.raw)
+        report.raw_bytes += len(raw.raw.encode())
+        yield raw
+
+
+def _cleaned(raws, report: _Report):
+    """Each raw document as a record of clean text; empty ones are dropped."""
+    for raw in raws:
+        title, text = _clean(raw)
+        if not text:
+            report.removed["empty"].add(raw.raw)
+            continue
+        report.stages["cleaned, non-empty"].add(text)
+        yield {
+            "id": raw.id,
+            "source": raw.source,
+            "group": raw.group,
+            "title": title,
+            "text": text,
+        }
+
+
+def _clean(raw: sources.RawDocument) -> tuple[str, str]:
+    """(title, text) of a raw document, by the cleaner of its format."""
+    if raw.source == "python-docs":
+        return clean.html_to_text(raw.raw)
+    if raw.source == "python-docs-source":
+        text = clean.rst_to_text(raw.raw)
+    else:
+        text = clean.normalize(raw.raw)
+    # The first line is the title, less the # of a heading.
+    return text.split("\n", 1)[0].lstrip("# "), text
+
+
+def _exact_unique(docs, report: _Report):
+    """The first of each set of documents with the same text (up to case and
+    whitespace); the others are removed, and listed in the report."""
+    first: dict[str, str] = {}
+    for doc in docs:
+        key = dedup.content_hash(doc["text"])
+        if key in first:
+            report.removed["exact_duplicate"].add(doc["text"])
+            report.exact_duplicates.append(
+                {"removed": doc["id"], "duplicate_of": first[key]}
+            )
+            continue
+        first[key] = doc["id"]
+        report.stages["after exact dedup"].add(doc["text"])
+        yield doc
+
+
+def _filtered(docs, report: _Report):
+    """The documents that break no quality rule."""
+    for doc in docs:
+        rule = filters.first_broken_rule(doc["text"])
+        if rule:
+            report.removed[rule.name].add(doc["text"])
+            continue
+        report.stages["after quality filters"].add(doc["text"])
+        yield doc
+
+
+def _stage(docs, path: Path, config: CorpusConfig) -> tuple[dict, dict]:
+    """Write the documents to ``path``, one JSON line each; return what near
+    dedup needs of them: their MinHash signatures, and their ranks."""
+    minhash = dedup.MinHash(config.num_perm, config.seed)
+    signatures, ranks = {}, {}
+    with open(path, "w") as f:
+        for doc in docs:
+            shingles = dedup.shingles(doc["text"], config.shingle_size)
+            signatures[doc["id"]] = minhash.signature(shingles)
+            # A cluster keeps the rendered page over its source, then the
+            # longest member.
+            ranks[doc["id"]] = (PREFERENCE[doc["source"]], -len(doc["text"]))
+            f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    return signatures, ranks
+
+
+def _near_duplicates(signatures, ranks, config, report: _Report) -> set[str]:
+    """Ids to drop: all but the best-ranked document of each cluster."""
     clusters = dedup.near_duplicate_clusters(
         signatures,
         config.near_duplicate_threshold,
         config.num_perm,
         config.lsh_false_negative_weight,
     )
-    dropped, cluster_report = set(), []
+    dropped = set()
     for cluster in clusters:
-        # Keep the rendered page over its source, then the longest member.
-        kept = min(
-            cluster,
-            key=lambda key: (PREFERENCE[origin[key]], -lengths[key], key),
-        )
-        dropped.update(k for k in cluster if k != kept)
-        cluster_report.append(
+        kept = min(cluster, key=lambda key: (ranks[key], key))
+        removed = [key for key in cluster if key != kept]
+        similarity = [
+            dedup.estimated_jaccard(signatures[kept], signatures[key])
+            for key in removed
+        ]
+        report.clusters.append(
             {
                 "kept": kept,
-                "removed": [k for k in cluster if k != kept],
-                "estimated_jaccard": [
-                    round(
-                        dedup.estimated_jaccard(
-                            signatures[kept], signatures[k]
-                        ),
-                        3,
-                    )
-                    for k in cluster
-                    if k != kept
-                ],
+                "removed": removed,
+                "estimated_jaccard": [round(s, 3) for s in similarity],
             }
         )
+        dropped.update(removed)
+    return dropped
 
-    split_stages = {name: _Stage(name) for name in SPLITS}
-    by_source = {name: _Stage(name) for name in PREFERENCE}
-    heldout_groups = set()
-    handles = {name: open(tmp / f"{name}.jsonl", "w") for name in SPLITS}
-    try:
-        with open(staging) as stage_file:
-            for line in stage_file:
-                record = json.loads(line)
-                if record["id"] in dropped:
-                    removed["near_duplicate"].add(record["text"])
-                    continue
-                split = split_of(record["group"], config)
-                if split == "heldout":
-                    heldout_groups.add(record["group"])
-                split_stages[split].add(record["text"])
-                by_source[record["source"]].add(record["text"])
-                handles[split].write(line)
-    finally:
-        for handle in handles.values():
-            handle.close()
-    staging.unlink()
 
-    manifest = {
+def _write_splits(staging, dropped, folder, config, report: _Report) -> None:
+    """Second pass: each staged document not dropped goes, line for line,
+    to the split of its group."""
+    with ExitStack() as files, open(staging) as lines:
+        out = {
+            split: files.enter_context(open(folder / f"{split}.jsonl", "w"))
+            for split in SPLITS
+        }
+        for line in lines:
+            doc = json.loads(line)
+            if doc["id"] in dropped:
+                report.removed["near_duplicate"].add(doc["text"])
+                continue
+            split = split_of(doc["group"], config)
+            if split == "heldout":
+                report.heldout_groups.add(doc["group"])
+            report.stages["after near dedup"].add(doc["text"])
+            report.splits[split].add(doc["text"])
+            report.by_source[doc["source"]].add(doc["text"])
+            out[split].write(line)
+
+
+def _manifest(report: _Report, config, doc_root, stdlib_root, folder) -> dict:
+    return {
         "format": FORMAT,
         "license": "PSF License Agreement (Python documentation and "
         "standard library)",
@@ -242,46 +287,32 @@ def build_corpus(
             },
         },
         "config": asdict(config),
-        "raw_bytes": raw_bytes,
+        "raw_bytes": report.raw_bytes,
         "stages": [
-            s.as_dict() for s in (raw_stage, cleaned, exact_stage, filtered)
-        ]
-        + [
-            {
-                "stage": "after near dedup",
-                "documents": sum(s.documents for s in split_stages.values()),
-                "characters": sum(s.characters for s in split_stages.values()),
-            }
+            {"stage": name, **count.as_dict()}
+            for name, count in report.stages.items()
         ],
         "removed": {
-            name: {"documents": s.documents, "characters": s.characters}
-            for name, s in removed.items()
+            name: count.as_dict() for name, count in report.removed.items()
         },
         "rules": [
-            {"name": r.name, "limit": r.limit, "why": r.why}
-            for r in filters.RULES
+            {"name": rule.name, "limit": rule.limit, "why": rule.why}
+            for rule in filters.RULES
         ],
-        "exact_duplicates": exact_examples,
-        "near_duplicate_clusters": cluster_report,
-        "heldout_groups": sorted(heldout_groups),
+        "exact_duplicates": report.exact_duplicates,
+        "near_duplicate_clusters": report.clusters,
+        "heldout_groups": sorted(report.heldout_groups),
         "final_by_source": {
-            name: {"documents": s.documents, "characters": s.characters}
-            for name, s in by_source.items()
+            name: count.as_dict() for name, count in report.by_source.items()
         },
         "splits": {
             name: {
-                "documents": s.documents,
-                "characters": s.characters,
-                "sha256": _file_hash(tmp / f"{name}.jsonl"),
+                **count.as_dict(),
+                "sha256": _file_hash(folder / f"{name}.jsonl"),
             }
-            for name, s in split_stages.items()
+            for name, count in report.splits.items()
         },
     }
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
-    )
-    _replace_dir(tmp, out)
-    return manifest
 
 
 def _file_hash(path: Path) -> str:

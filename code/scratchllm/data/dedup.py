@@ -44,16 +44,13 @@ class MinHash:
 
     def __init__(self, num_perm: int = 128, seed: int = 1):
         gen = np.random.RandomState(seed)
-        self.a, self.b = np.array(
-            [
-                (
-                    gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
-                    gen.randint(0, MERSENNE_PRIME, dtype=np.uint64),
-                )
-                for _ in range(num_perm)
-            ],
-            dtype=np.uint64,
-        ).T
+        # a in [1, p) and b in [0, p), in turn, as datasketch draws them.
+        draws = [
+            gen.randint(low, MERSENNE_PRIME, dtype=np.uint64)
+            for _ in range(num_perm)
+            for low in (1, 0)
+        ]
+        self.a, self.b = np.array(draws, dtype=np.uint64).reshape(-1, 2).T
         self.num_perm = num_perm
 
     def signature(self, shingle_set: set[bytes]) -> np.ndarray:
@@ -62,9 +59,7 @@ class MinHash:
             return sig
         hv = np.array([sha1_hash32(s) for s in shingle_set], dtype=np.uint64)
         # uint64 arithmetic wraps exactly as datasketch's does.
-        permuted = np.bitwise_and(
-            (np.outer(hv, self.a) + self.b) % MERSENNE_PRIME, MAX_HASH
-        )
+        permuted = (np.outer(hv, self.a) + self.b) % MERSENNE_PRIME & MAX_HASH
         return np.minimum(permuted.min(axis=0), sig)
 
 
@@ -92,9 +87,10 @@ def lsh_params(
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
             p = 1 - (1 - s**r) ** b
-            error = false_positive_weight * np.trapezoid(
-                p[below], s[below]
-            ) + false_negative_weight * np.trapezoid(1 - p[above], s[above])
+            # The areas of false positives (below) and false negatives (above).
+            fp = np.trapezoid(p[below], s[below])
+            fn = np.trapezoid(1 - p[above], s[above])
+            error = false_positive_weight * fp + false_negative_weight * fn
             if error < best_error:
                 best, best_error = (b, r), error
     return best
@@ -108,9 +104,8 @@ def lsh_candidates(
     for band in range(bands):
         buckets: dict[bytes, list[str]] = {}
         for key, sig in signatures.items():
-            buckets.setdefault(
-                sig[band * rows : (band + 1) * rows].tobytes(), []
-            ).append(key)
+            bucket = sig[band * rows : (band + 1) * rows].tobytes()
+            buckets.setdefault(bucket, []).append(key)
         for members in buckets.values():
             for i, a in enumerate(members):
                 for b in members[i + 1 :]:

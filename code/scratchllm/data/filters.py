@@ -7,6 +7,7 @@ manifest counts documents and characters removed by each rule.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -33,18 +34,15 @@ def digit_ratio(text: str) -> float:
 def repeated_line_ratio(text: str) -> float:
     """Share of non-empty lines that repeat an earlier line exactly
     (boilerplate, tables of the same row, generated listings)."""
-    lines = [
-        line
-        for line in text.split("\n")
-        if line.strip() and line.strip() != "```"
-    ]
-    return 1 - len(set(lines)) / len(lines) if lines else 0.0
+    lines = text.split("\n")
+    content = [line for line in lines if line.strip() not in ("", "```")]
+    return 1 - len(set(content)) / len(content) if content else 0.0
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
-    measure: callable
+    measure: Callable[[str], float]
     limit: float
     keep_above: bool  # True: a minimum; False: a maximum
     why: str
@@ -88,4 +86,5 @@ RULES = (
 
 
 def first_broken_rule(text: str, rules=RULES) -> Rule | None:
+    """The first of ``rules`` that ``text`` breaks, or None if it passes."""
     return next((rule for rule in rules if rule.breaks(text)), None)

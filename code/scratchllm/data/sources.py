@@ -21,18 +21,12 @@ SKIP_PAGES = re.compile(
     r"^(genindex.*|py-modindex|search|contents|index|download)\.html$"
 )
 # Tests and demos are code about code; private helpers have no user-facing docs.
-SKIP_DIRS = {
-    "test",
-    "tests",
-    "idle_test",
-    "site-packages",
-    "__pycache__",
-    "lib2to3",
-    "idlelib",
-    "turtledemo",
-    "ensurepip",
-    "pydoc_data",
-}
+SKIP_DIRS = set(
+    "test tests idle_test site-packages __pycache__ lib2to3 idlelib "
+    "turtledemo ensurepip pydoc_data".split()
+)
+# What a module documents besides classes: its functions, def or async def.
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 class SourceMissing(FileNotFoundError):
@@ -41,10 +35,10 @@ class SourceMissing(FileNotFoundError):
 
 @dataclass
 class RawDocument:
-    # stable and unique: "docs/library/json.html", "stdlib/json/decoder.py"
+    # Stable and unique: "docs/library/json.html", "stdlib/json/decoder.py".
     id: str
     source: str  # "python-docs", "python-docs-source" (reST) or "stdlib"
-    # the unit kept together when splitting: a module, or the page itself
+    # The unit kept together when splitting: a module, or the page itself.
     group: str
     raw: str  # HTML for a page, already-plain text for docstrings
 
@@ -62,11 +56,9 @@ def find_doc_root() -> Path:
 
 def docs_version(root: Path) -> str:
     options = root / "_static" / "documentation_options.js"
-    found = (
-        re.search(r"VERSION:\s*'([^']+)'", options.read_text())
-        if options.exists()
-        else None
-    )
+    if not options.exists():
+        return "unknown"
+    found = re.search(r"VERSION:\s*'([^']+)'", options.read_text())
     return found.group(1) if found else "unknown"
 
 
@@ -88,18 +80,16 @@ def iter_doc_sources(root: Path):
     """The reStructuredText each page was built from, which python3-doc
     installs beside it (``_sources/``): the same text a second time, as a
     crawler of the documentation folder would find it."""
-    for path in sorted((root / "_sources").rglob("*.rst.txt")):
-        rel = (
-            path.relative_to(root / "_sources").as_posix()[: -len(".rst.txt")]
-            + ".html"
-        )
+    folder = root / "_sources"
+    for path in sorted(folder.rglob("*.rst.txt")):
+        name = path.relative_to(folder).as_posix().removesuffix(".rst.txt")
+        rel = name + ".html"
         if SKIP_PAGES.match(rel):
             continue
-        group = _group(rel, Path(rel).stem)
         yield RawDocument(
-            f"docs/_sources/{rel[:-5]}.rst.txt",
+            f"docs/_sources/{name}.rst.txt",
             "python-docs-source",
-            group,
+            _group(rel, Path(rel).stem),
             path.read_text(errors="replace"),
         )
 
@@ -129,9 +119,8 @@ def iter_stdlib_modules(root: Path):
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         try:
             tree = ast.parse(path.read_text(errors="replace"))
-        except (
-            SyntaxError
-        ):  # a few files are deliberately invalid (e.g. bad_coding)
+        except SyntaxError:
+            # A few files are deliberately invalid (e.g. bad_coding).
             continue
         text = module_text(module, tree)
         if text:
@@ -141,25 +130,26 @@ def iter_stdlib_modules(root: Path):
 
 
 def module_text(module: str, tree: ast.Module) -> str:
+    """The module's docstring, then those of its public classes, methods and
+    functions, each under a heading with its signature."""
     sections = []
     doc = ast.get_docstring(tree)
     if doc:
         sections.append(f"# {module}\n\n{doc}")
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+        if _public(node, ast.ClassDef):
             sections.append(_entry(f"class {module}.{node.name}", node))
             for item in node.body:
-                if isinstance(
-                    item, (ast.FunctionDef, ast.AsyncFunctionDef)
-                ) and not item.name.startswith("_"):
-                    sections.append(
-                        _entry(f"{module}.{node.name}.{_signature(item)}", item)
-                    )
-        elif isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef)
-        ) and not node.name.startswith("_"):
+                if _public(item, FUNCTIONS):
+                    heading = f"{module}.{node.name}.{_signature(item)}"
+                    sections.append(_entry(heading, item))
+        elif _public(node, FUNCTIONS):
             sections.append(_entry(f"{module}.{_signature(node)}", node))
     return "\n\n".join(s for s in sections if s)
+
+
+def _public(node: ast.stmt, kinds) -> bool:
+    return isinstance(node, kinds) and not node.name.startswith("_")
 
 
 def _signature(node) -> str:
