@@ -125,21 +125,29 @@ def make_model(model_config, seed):
 
 
 @torch.no_grad()
-def estimate_loss(model, batches, autocast=contextlib.nullcontext):
+def estimate_loss(model, batches, autocast=contextlib.nullcontext,
+                  weighted=False):
     """The mean loss over `batches`, in eval mode (no dropout), no gradients.
 
-    Each batch holds as many tokens as the next, so the mean of the batch
-    means is the mean over all tokens.
+    When each batch holds as many tokens as the next (random_batches), the
+    mean of the batch means is the mean over all tokens.  weighted=True
+    weights each batch's mean by its number of targets, for batches of
+    unequal size (sequential_batches, whose last batches are smaller).
     """
     was_training = model.training
     model.eval()
-    losses = []
+    losses, targets = [], []
     for x, y in batches:
         with autocast():
             _, loss = model(x, y)
         losses.append(loss.float())
+        targets.append(y.numel())
     model.train(was_training)
-    return torch.stack(losses).mean().item()
+    losses = torch.stack(losses)
+    if not weighted:
+        return losses.mean().item()
+    weights = torch.tensor(targets, dtype=losses.dtype, device=losses.device)
+    return (losses @ weights / weights.sum()).item()
 
 
 # --- the progress line --------------------------------------------------------
@@ -363,7 +371,7 @@ def load_model(path, device="cpu"):
 # --- the command line ---------------------------------------------------------
 
 
-def _add_fields(parser, cls, skip=()):
+def add_fields(parser, cls, skip=()):
     """One --option per field of the dataclass cls, typed by its default."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
@@ -378,10 +386,11 @@ def _add_fields(parser, cls, skip=()):
         else:
             parser.add_argument(flag, default=f.default,
                                 type=type(f.default),
-                                help=f"default: {f.default}")
+                                help="default: %(default)s")
 
 
-def _field_values(args, cls, skip=()):
+def field_values(args, cls, skip=()):
+    """The values add_fields parsed for the fields of cls."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
             if f.name not in skip}
 
@@ -403,16 +412,16 @@ def main(argv=None):
                         help="continue from OUT/ckpt.pt if it exists")
     model_skip = ("block_size", "vocab_size", "n_hidden")
     train_skip = ("checkpoint_path",)
-    _add_fields(parser, TrainConfig, skip=train_skip)
-    _add_fields(parser, GPTConfig, skip=model_skip)
+    add_fields(parser, TrainConfig, skip=train_skip)
+    add_fields(parser, GPTConfig, skip=model_skip)
     args = parser.parse_args(argv)
 
     tokens, out = Path(args.tokens), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "ckpt.pt"
-    config = TrainConfig(**_field_values(args, TrainConfig, train_skip),
+    config = TrainConfig(**field_values(args, TrainConfig, train_skip),
                          checkpoint_path=str(checkpoint))
-    model_config = GPTConfig(**_field_values(args, GPTConfig, model_skip),
+    model_config = GPTConfig(**field_values(args, GPTConfig, model_skip),
                              block_size=args.block_size,
                              vocab_size=token_vocab_size(tokens / "train.bin"))
     if config.device.startswith("cuda"):
