@@ -7,14 +7,11 @@
 One process, three parts, one JSON file (rewritten after each part, so a run
 cut short still leaves what it measured):
 
-1. Throughput at GPT-2 small's shape (12 layers, 12 heads, 768 dimensions,
-   block 1024, vocabulary 50304 as in nanoGPT's benchmarks; batch 16, no
-   gradient accumulation, bfloat16 autocast, torch.compile, fused AdamW), for
-   scratchllm.train.Trainer's loop and for the nanoGPT-style reference loop of
-   bench/nanogpt_ref.py over the same GPT class, in alternating timed rounds
-   after a warm-up that includes compilation.  MFU is flops_per_token *
-   tokens/s over the GPU's peak dense bfloat16 rate (datasheet figure,
-   recorded).
+1. Throughput at GPT-2 small's shape (vocabulary 50304 as in nanoGPT's
+   benchmarks; batch 16, bfloat16 autocast, torch.compile, fused AdamW), of
+   Trainer's loop and of the nanoGPT-style loop of bench/nanogpt_ref.py, in
+   alternating timed rounds after a warm-up that includes compilation.  MFU
+   is flops_per_token * tokens/s over the GPU's datasheet bf16 peak.
 2. Pretraining on the book's corpus with Trainer, for a few model sizes
    (dropout 0.1, bfloat16, compile), each with a step budget, early stopping
    when the validation loss stops improving, and its best-validation weights
@@ -72,6 +69,19 @@ PEAK_BF16 = [
     ("A100", 312e12),
 ]
 
+# The throughput benchmark's model: GPT-2 small, and a tiny one for --smoke.
+GPT2_SMALL = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50304)
+SMOKE_SHAPE = dict(n_layer=2, n_head=2, n_embd=64, block_size=64, vocab_size=4096)
+VOCAB_NOTE = "50304: GPT-2's 50257 padded to a multiple of 64, as in nanoGPT's benchmarks"
+LOOPS = dict(
+    ours="scratchllm.train.Trainer.run: cosine lr, batches of random windows of a host token "
+    "array (numpy) copied to the GPU through pinned memory, autocast forward, backward, "
+    "clip_grad_norm_, fused AdamW, and loss.item() and grad_norm.item() every step",
+    reference="bench/nanogpt_ref.Reference, a nanoGPT-style loop: the same GPT class, "
+    "torch.compile, random token batches drawn on the GPU, autocast forward, backward, "
+    "clip_grad_norm_, fused AdamW; no host sync per step",
+)
+
 # Model sizes tried on the corpus: (n_layer, n_head, n_embd, max_lr).
 SIZES = [(4, 4, 256, 1e-3), (6, 6, 384, 1e-3), (8, 8, 512, 6e-4)]
 SMOKE_SIZES = [(2, 2, 32, 1e-3), (2, 2, 48, 1e-3)]
@@ -101,8 +111,7 @@ def peak_flops(device, override=None):
 
 def matmul_rate(device, n=8192, repeats=10):
     """Measured bf16 matmul FLOP/s: what the card does on one large GEMM."""
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    a, b = torch.randn(2, n, n, device=device, dtype=torch.bfloat16)
     sync = partial(torch.cuda.synchronize, device)
     seconds = interleaved({"matmul": lambda: a @ b}, 3, repeats, sync)["matmul"]
     return 2 * n**3 * repeats / sum(seconds)
@@ -123,18 +132,10 @@ def dtype_for(device):
 # --- 1. throughput ------------------------------------------------------------
 
 
-def throughput_settings(args):
-    """(model shape, batch, warm-up steps, steps per round, rounds)."""
-    if args.smoke:
-        shape = dict(n_layer=2, n_head=2, n_embd=64, block_size=64, vocab_size=4096)
-        return shape, 2, 2, 3, 2
-    shape = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50304)
-    return shape, 16, args.bench_warmup, args.bench_steps, args.bench_rounds
-
-
 def throughput(args, device, peak):
     """Tokens/s and MFU of Trainer's loop and of the reference loop."""
-    shape, batch, warmup, steps, rounds = throughput_settings(args)
+    shape, batch = (SMOKE_SHAPE, 2) if args.smoke else (GPT2_SMALL, 16)
+    warmup, steps, rounds = args.bench_warmup, args.bench_steps, args.bench_rounds
     T, V = shape["block_size"], shape["vocab_size"]
     model_config = GPTConfig(**shape, dropout=0.0)
     # A schedule far longer than the run, and no evaluation or record to time.
@@ -172,9 +173,7 @@ def throughput(args, device, peak):
         print(f"[throughput] {name}: {rows[name]}", flush=True)
     return dict(
         model=model_record(ours),
-        vocab_note="50304: GPT-2's 50257 padded to a multiple of 64, as in nanoGPT's benchmarks"
-        if V == 50304
-        else f"vocab {V}",
+        vocab_note=VOCAB_NOTE if shape is GPT2_SMALL else f"vocab {V}",
         batch_size=batch,
         grad_accum_steps=1,
         tokens_per_step=tokens_per_step,
@@ -187,15 +186,7 @@ def throughput(args, device, peak):
         rounds=rounds,
         method="each loop warmed up (compilation included), then timed in alternating rounds "
         "of the given steps between device syncs (bench/results.interleaved); the median round",
-        loops=dict(
-            ours="scratchllm.train.Trainer.run: cosine lr, batches of random windows of a host "
-            "token array (numpy) copied to the GPU through pinned memory, autocast forward, "
-            "backward, clip_grad_norm_, fused AdamW, and loss.item() and grad_norm.item() every "
-            "step",
-            reference="bench/nanogpt_ref.Reference, a nanoGPT-style loop: the same GPT class, "
-            "torch.compile, random token batches drawn on the GPU, autocast forward, backward, "
-            "clip_grad_norm_, fused AdamW; no host sync per step",
-        ),
+        loops=LOOPS,
         results=rows,
         ours_over_reference=round(
             rows["ours"]["tokens_per_s"] / rows["reference"]["tokens_per_s"], 3
@@ -220,8 +211,7 @@ def bytes_per_token(tokenizer, tokens):
 
 
 def size_name(size):
-    n_layer, n_head, n_embd, _ = size
-    return f"{n_layer}L-{n_head}H-{n_embd}d"
+    return "{}L-{}H-{}d".format(*size[:3])
 
 
 def make_trainer(args, size, device, splits):
@@ -232,12 +222,8 @@ def make_trainer(args, size, device, splits):
         **field_values(args, GPTConfig, MODEL_SKIP), **shape, vocab_size=splits["vocab_size"]
     )
     lrs = dict(max_lr=max_lr, min_lr=max_lr / 10)
-    config = TrainConfig(
-        **field_values(args, TrainConfig, TRAIN_SKIP),
-        **lrs,
-        dtype=dtype_for(device),
-        log_interval=args.eval_interval,
-    )
+    own = dict(dtype=dtype_for(device), log_interval=args.eval_interval)
+    config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP), **lrs, **own)
     torch._dynamo.reset()  # each size compiles afresh, with static shapes
     model = make_model(model_config, config.seed)
     return Trainer(model, splits["train"], splits["val"], config)
@@ -398,6 +384,7 @@ def parse_args(argv=None):
         args.max_steps, args.warmup_steps = 40, 5
         args.eval_interval, args.eval_batches = 10, 2
         args.patience, args.sample_tokens = 2, 20
+        args.bench_warmup, args.bench_steps, args.bench_rounds = 2, 3, 2
     return args
 
 
@@ -413,17 +400,13 @@ def main(argv=None):
     splits = {s: open_tokens(tokens_dir / f"{s}.bin") for s in ("train", "val", "test")}
     splits["vocab_size"] = token_vocab_size(tokens_dir / "train.bin")
     assert splits["vocab_size"] == tokenizer.vocab_size
-    what = "scripts/gpu_pretrain.py: pretraining on the book's corpus and training throughput "
-    what += "at GPT-2 small's shape"
+    what = "scripts/gpu_pretrain.py: pretraining on the book's corpus, throughput at GPT-2 small"
     report = Report(args.out, what, device, args.seed, args.git_commit, smoke=args.smoke)
     peak, peak_note = peak_flops(device, args.peak_flops)
     report.data["peak_flops"] = dict(value=peak, source=peak_note)
-    report.data["corpus"] = dict(
-        tokens_dir=str(tokens_dir),
-        tokenizer=str(args.tokenizer),
-        vocab_size=splits["vocab_size"],
-        tokens={s: len(splits[s]) for s in ("train", "val", "test")},
-    )
+    counts = {s: len(splits[s]) for s in ("train", "val", "test")}
+    corpus = dict(tokens_dir=str(tokens_dir), tokenizer=str(args.tokenizer))
+    report.data["corpus"] = dict(corpus, vocab_size=splits["vocab_size"], tokens=counts)
     if device.type == "cuda" and not args.smoke:
         rate = matmul_rate(device)
         report.data["peak_flops"]["measured_bf16_matmul_8192"] = round(rate)
