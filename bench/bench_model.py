@@ -2,15 +2,16 @@
 the CPU: forward, cross-entropy loss, backward and one AdamW step.
 
 Run by hand (not in CI):  .venv/bin/python bench/bench_model.py [--write]
+(--quick: the first shape, briefly, to test the script)
 
 Both models are float32 with dropout 0 and the same weights: ours is loaded
 from the Hugging Face model by scratchllm.hf.from_hf_gpt2, with
 attention="fast" (F.scaled_dot_product_attention).  Hugging Face runs twice,
 with its eager attention (the explicit softmax(QK^T)V) and with "sdpa" (the
 same fused kernel as ours).  The models take turns within each repeat, in an
-order that rotates from repeat to repeat, so that drift in the machine's
-speed (other work, frequency scaling) falls on all of them alike; each time
-is the median over the repeats after a warm-up.  The vocabulary is 4096,
+order that rotates from repeat to repeat (bench/results.interleaved), so
+that drift in the machine's speed falls on all of them alike; each time is
+the median over the repeats after a warm-up.  The vocabulary is 4096,
 the size of the book's own tokenizer (tokenization chapter), not GPT-2's
 50257.
 """
@@ -19,18 +20,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from importlib import metadata
-from pathlib import Path
 
 import torch
-from results import machine, record, today
+from results import interleaved, machine, record, today
 from torch.nn import functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "code"))
-
-from scratchllm.hf import from_hf_gpt2  # noqa: E402
+from scratchllm.hf import from_hf_gpt2
 
 VOCAB = 4096  # the book's tokenizer
 
@@ -43,10 +39,19 @@ SHAPES = {
 
 def hf_gpt2(transformers, shape, attn_implementation, state_dict=None):
     config = transformers.GPT2Config(
-        vocab_size=VOCAB, n_positions=shape["block_size"], n_embd=shape["n_embd"],
-        n_layer=shape["n_layer"], n_head=shape["n_head"], resid_pdrop=0.0, embd_pdrop=0.0,
-        attn_pdrop=0.0, activation_function="gelu_new", bos_token_id=0, eos_token_id=0,
-        attn_implementation=attn_implementation)
+        vocab_size=VOCAB,
+        n_positions=shape["block_size"],
+        n_embd=shape["n_embd"],
+        n_layer=shape["n_layer"],
+        n_head=shape["n_head"],
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        activation_function="gelu_new",
+        bos_token_id=0,
+        eos_token_id=0,
+        attn_implementation=attn_implementation,
+    )
     model = transformers.GPT2LMHeadModel(config)
     if state_dict is not None:
         model.load_state_dict(state_dict)
@@ -61,9 +66,11 @@ def step_functions(models, x, y):
     for name, model in models.items():
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         if name == "ours":
+
             def loss_of(model=model):
                 return model(x, targets=y)[1]  # logits, then F.cross_entropy
         else:
+
             def loss_of(model=model):
                 logits = model(input_ids=x, use_cache=False).logits
                 return F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
@@ -74,6 +81,7 @@ def step_functions(models, x, y):
             loss.backward()
             opt.step()
             return loss.item()
+
         steps[name] = step
     return steps
 
@@ -90,22 +98,13 @@ def bench(transformers, shape, batch, warmup, repeats):
     # Same weights, same function: the logits agree before any step.
     with torch.no_grad():
         mine = ours(x)[0]
-        diff = max((hf(input_ids=x, use_cache=False).logits - mine).abs().max().item()
-                   for hf in (hf_eager, hf_sdpa))
+        diff = max(
+            (hf(input_ids=x, use_cache=False).logits - mine).abs().max().item()
+            for hf in (hf_eager, hf_sdpa)
+        )
 
     models = {"ours": ours, "HF eager": hf_eager, "HF sdpa": hf_sdpa}
-    steps = step_functions(models, x, y)
-    names = list(steps)
-    for _ in range(warmup):
-        for name in names:
-            steps[name]()
-    times = {name: [] for name in names}
-    for r in range(repeats):
-        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
-        for name in order:
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved(step_functions(models, x, y), warmup, repeats)
     params = sum(p.numel() for p in ours.parameters())
     return {name: statistics.median(t) for name, t in times.items()}, diff, params
 
@@ -113,48 +112,67 @@ def bench(transformers, shape, batch, warmup, repeats):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="shape (a), 3 repeats: a test")
     args = parser.parse_args()
     import transformers
+
+    shapes = SHAPES
+    if args.quick:
+        label, (shape, batch, _, _) = next(iter(SHAPES.items()))
+        shapes = {label: (shape, batch, 1, 3)}
 
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     load_before = os.getloadavg()
 
     rows = []
-    for label, (shape, batch, warmup, repeats) in SHAPES.items():
+    for label, (shape, batch, warmup, repeats) in shapes.items():
         medians, diff, params = bench(transformers, shape, batch, warmup, repeats)
-        what = (f"{label}: {shape['n_layer']} layers, {shape['n_head']} heads, "
-                f"n_embd {shape['n_embd']}, block {shape['block_size']}, batch {batch}; "
-                f"{params / 1e6:.2f}M parameters")
-        print(what, {k: f"{v * 1000:.1f} ms" for k, v in medians.items()},
-              f"max logit diff {diff:.1e}", file=sys.stderr)
+        what = (
+            f"{label}: {shape['n_layer']} layers, {shape['n_head']} heads, "
+            f"n_embd {shape['n_embd']}, block {shape['block_size']}, batch {batch}; "
+            f"{params / 1e6:.2f}M parameters"
+        )
+        print(
+            what,
+            {k: f"{v * 1000:.1f} ms" for k, v in medians.items()},
+            f"max logit diff {diff:.1e}",
+            file=sys.stderr,
+        )
         rows.append((what, warmup, repeats, medians, diff))
     load_after = os.getloadavg()
 
-    table = ["| shape | warm-up, repeats | ours | HF eager | HF sdpa "
-             "| HF eager / ours | HF sdpa / ours | max logit diff at start |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| shape | warm-up, repeats | ours | HF eager | HF sdpa "
+        "| HF eager / ours | HF sdpa / ours | max logit diff at start |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for what, warmup, repeats, m, diff in rows:
         table.append(
             f"| {what} | {warmup}, {repeats} | {m['ours'] * 1000:.1f} ms "
             f"| {m['HF eager'] * 1000:.1f} ms | {m['HF sdpa'] * 1000:.1f} ms "
-            f"| {m['HF eager'] / m['ours']:.2f} | {m['HF sdpa'] / m['ours']:.2f} | {diff:.1e} |")
-    record("bench_model", [
-        "## GPT training step against Hugging Face GPT-2 (`bench/bench_model.py`)",
-        "",
-        f"Command: `.venv/bin/python bench/bench_model.py --write` on {today()}; machine: "
-        f"{machine()}, torch {metadata.version('torch')} on {threads} threads, "
-        f"transformers {metadata.version('transformers')}; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
-        "",
-        "One step is forward, cross-entropy loss, backward and AdamW, float32, dropout 0; "
-        f"vocabulary {VOCAB} (the book's tokenizer, not GPT-2's 50257). Ours "
-        "(`attention=\"fast\"`) holds the Hugging Face model's weights (`from_hf_gpt2`). "
-        "The three models take turns in each repeat, in rotating order; each time is the "
-        "median step. A ratio above 1 means ours is faster.",
-        "",
-        *table,
-    ], args.write)
+            f"| {m['HF eager'] / m['ours']:.2f} | {m['HF sdpa'] / m['ours']:.2f} | {diff:.1e} |"
+        )
+    record(
+        "bench_model",
+        [
+            "## GPT training step against Hugging Face GPT-2 (`bench/bench_model.py`)",
+            "",
+            f"Command: `.venv/bin/python bench/bench_model.py --write` on {today()}; machine: "
+            f"{machine()}, torch {metadata.version('torch')} on {threads} threads, "
+            f"transformers {metadata.version('transformers')}; load average "
+            f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+            "",
+            "One step is forward, cross-entropy loss, backward and AdamW, float32, dropout 0; "
+            f"vocabulary {VOCAB} (the book's tokenizer, not GPT-2's 50257). Ours "
+            '(`attention="fast"`) holds the Hugging Face model\'s weights (`from_hf_gpt2`). '
+            "The three models take turns in each repeat, in rotating order; each time is the "
+            "median step. A ratio above 1 means ours is faster.",
+            "",
+            *table,
+        ],
+        args.write,
+    )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,9 @@ from pathlib import Path
 
 from results import machine, record, today
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "code"))
-
-from scratchllm.data import build_corpus, read_split  # noqa: E402
-from scratchllm.tokenizer import GPT4_SPLIT_PATTERN, SPECIAL_TOKENS, BPETokenizer  # noqa: E402
-from scratchllm.tokenizer.interop import to_tiktoken  # noqa: E402
+from scratchllm.data import build_corpus, read_split
+from scratchllm.tokenizer import GPT4_SPLIT_PATTERN, SPECIAL_TOKENS, BPETokenizer
+from scratchllm.tokenizer.interop import to_tiktoken
 
 SMALL = 1_115_394  # characters in tiny-shakespeare
 
@@ -64,12 +61,18 @@ def hf_train(documents: list[str], vocab_size: int):
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(GPT4_SPLIT_PATTERN), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(GPT4_SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(documents, trainer=trainer)
     return tok
 
@@ -86,10 +89,12 @@ def encoding_rows(label: str, documents: list[str], ours: BPETokenizer, hf) -> l
     fresh.merges, fresh.special_tokens, fresh.vocab = ours.merges, ours.special_tokens, ours.vocab
     enc = to_tiktoken(ours)
     rows = []
-    for name, encode in [("ours, cold cache (fresh object)", fresh.encode_ordinary),
-                         ("ours, warm cache (second pass)", fresh.encode_ordinary),
-                         ("tiktoken with our merges", enc.encode_ordinary),
-                         ("HF tokenizers (its own merges)", lambda d: hf.encode(d).ids)]:
+    for name, encode in [
+        ("ours, cold cache (fresh object)", fresh.encode_ordinary),
+        ("ours, warm cache (second pass)", fresh.encode_ordinary),
+        ("tiktoken with our merges", enc.encode_ordinary),
+        ("HF tokenizers (its own merges)", lambda d: hf.encode(d).ids),
+    ]:
         speed, tokens = throughput(documents, encode)
         rows.append((label, name, speed, tokens))
         print(f"  encode {label}: {name}: {speed:.2f} MB/s, {tokens} tokens", file=sys.stderr)
@@ -107,8 +112,9 @@ def main() -> None:
     load_before = os.getloadavg()
     documents = load_documents(args.corpus)
     texts = {"(a)": first_characters(documents, SMALL), "(b)": documents}
-    sizes = {label: sum(len(d.encode("utf-8")) for d in docs) / 1e6
-             for label, docs in texts.items()}
+    sizes = {
+        label: sum(len(d.encode("utf-8")) for d in docs) / 1e6 for label, docs in texts.items()
+    }
 
     train_rows: list[tuple] = []  # (text, vocab, trainer, seconds)
     trained: dict[tuple, object] = {}
@@ -129,8 +135,9 @@ def main() -> None:
 
     encode_rows = []
     for label, docs in texts.items():
-        encode_rows += encoding_rows(label, docs, trained[label, "fast", 4096],
-                                     trained[label, "hf", 4096])
+        encode_rows += encoding_rows(
+            label, docs, trained[label, "fast", 4096], trained[label, "hf", 4096]
+        )
     load_after = os.getloadavg()
 
     seconds = {(label, who, v): s for label, v, who, s in train_rows}
@@ -138,14 +145,20 @@ def main() -> None:
     table = ["| text | vocab | trainer | training time |", "|---|---:|---|---:|"]
     table += [f"| {label} | {v} | {names[who]} | {s:.2f} s |" for label, v, who, s in train_rows]
     enc_table = ["| text | encoder (vocab 4096) | throughput | tokens |", "|---|---|---:|---:|"]
-    enc_table += [f"| {label} | {name} | {speed:.2f} MB/s | {tokens:,} |"
-                  for label, name, speed, tokens in encode_rows]
+    enc_table += [
+        f"| {label} | {name} | {speed:.2f} MB/s | {tokens:,} |"
+        for label, name, speed, tokens in encode_rows
+    ]
     speed = {(label, name): s for label, name, s, _ in encode_rows}
-    ratios = [f"- naive / fast training at vocab 512 on (a): "
-              f"{seconds['(a)', 'naive', 512] / seconds['(a)', 'fast', 512]:.0f}x"]
+    ratios = [
+        f"- naive / fast training at vocab 512 on (a): "
+        f"{seconds['(a)', 'naive', 512] / seconds['(a)', 'fast', 512]:.0f}x"
+    ]
     for label in texts:
-        ratios.append(f"- ours (fast) / HF training time at vocab 4096 on {label}: "
-                      f"{seconds[label, 'fast', 4096] / seconds[label, 'hf', 4096]:.1f}x")
+        ratios.append(
+            f"- ours (fast) / HF training time at vocab 4096 on {label}: "
+            f"{seconds[label, 'fast', 4096] / seconds[label, 'hf', 4096]:.1f}x"
+        )
     for label in texts:
         cold = speed[label, "ours, cold cache (fresh object)"]
         warm = speed[label, "ours, warm cache (second pass)"]
@@ -153,35 +166,40 @@ def main() -> None:
             f"- encoding {label}: tiktoken / ours (cold) "
             f"{speed[label, 'tiktoken with our merges'] / cold:.1f}x, tiktoken / ours (warm) "
             f"{speed[label, 'tiktoken with our merges'] / warm:.1f}x, HF / ours (cold) "
-            f"{speed[label, 'HF tokenizers (its own merges)'] / cold:.1f}x")
+            f"{speed[label, 'HF tokenizers (its own merges)'] / cold:.1f}x"
+        )
 
-    record("bench_tokenizer", [
-        "## Tokenizer training and encoding (`bench/bench_tokenizer.py`)",
-        "",
-        f"Command: `.venv/bin/python bench/bench_tokenizer.py --write` on "
-        f"{today()}; machine: {machine()}, tiktoken {metadata.version('tiktoken')}, "
-        f"tokenizers {metadata.version('tokenizers')}, regex {metadata.version('regex')}; "
-        f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
-        f"Text (a): the first {sizes['(a)']:.2f} MB of the corpus's train split "
-        f"(tiny-shakespeare's size), {len(texts['(a)'])} documents; "
-        f"(b): the whole train split, {sizes['(b)']:.2f} MB, {len(documents)} documents.",
-        "",
-        "All tokenizers split with the GPT-4 regex and work on bytes. Ours are pure Python "
-        "on one core; Hugging Face trains in Rust on every core. The naive and the fast "
-        "trainer learned identical merges (checked).",
-        "",
-        *table,
-        "",
-        "Encoding, document by document on one thread, with the vocabulary-4096 tokenizer "
-        "trained on the same text. Ours: the cache maps each distinct pre-token to its ids; "
-        "cold starts from an empty cache, warm encodes the text a second time. tiktoken "
-        "gets our merges as ranks (`scratchllm.tokenizer.interop.to_tiktoken`) and gives "
-        "our ids; HF uses the merges it learned itself (compare the token counts).",
-        "",
-        *enc_table,
-        "",
-        *ratios,
-    ], args.write)
+    record(
+        "bench_tokenizer",
+        [
+            "## Tokenizer training and encoding (`bench/bench_tokenizer.py`)",
+            "",
+            f"Command: `.venv/bin/python bench/bench_tokenizer.py --write` on "
+            f"{today()}; machine: {machine()}, tiktoken {metadata.version('tiktoken')}, "
+            f"tokenizers {metadata.version('tokenizers')}, regex {metadata.version('regex')}; "
+            f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
+            f"Text (a): the first {sizes['(a)']:.2f} MB of the corpus's train split "
+            f"(tiny-shakespeare's size), {len(texts['(a)'])} documents; "
+            f"(b): the whole train split, {sizes['(b)']:.2f} MB, {len(documents)} documents.",
+            "",
+            "All tokenizers split with the GPT-4 regex and work on bytes. Ours are pure Python "
+            "on one core; Hugging Face trains in Rust on every core. The naive and the fast "
+            "trainer learned identical merges (checked).",
+            "",
+            *table,
+            "",
+            "Encoding, document by document on one thread, with the vocabulary-4096 tokenizer "
+            "trained on the same text. Ours: the cache maps each distinct pre-token to its ids; "
+            "cold starts from an empty cache, warm encodes the text a second time. tiktoken "
+            "gets our merges as ranks (`scratchllm.tokenizer.interop.to_tiktoken`) and gives "
+            "our ids; HF uses the merges it learned itself (compare the token counts).",
+            "",
+            *enc_table,
+            "",
+            *ratios,
+        ],
+        args.write,
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ section says so).  One iteration: set the learning rate, draw a batch,
 forward, loss, backward, clip the gradient norm to 1, AdamW step.  Ours is
 Trainer.train_step (what Trainer.run does every step: it also reads the loss
 and gradient norm back as Python floats).  The reference is the loop of
-nanoGPT's train.py reduced to those steps, with its get_batch.  The two take
-turns, iteration by iteration, in an order that alternates, after a warm-up;
-each time is the median over the timed iterations.
+nanoGPT's train.py reduced to those steps, with its get_batch
+(bench/nanogpt_ref.py).  The two take turns, iteration by iteration, in an
+order that alternates, after a warm-up (bench/results.interleaved); each time
+is the median over the timed iterations.
 
 The GPU figures are not measured here: scripts/gpu_pretrain.py measured them
 and wrote book/data/gpu_pretrain.json, which this script only reads.
@@ -23,84 +24,29 @@ and wrote book/data/gpu_pretrain.json, which this script only reads.
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
-from results import machine, record, today
+from nanogpt_ref import Reference, get_batch
+from results import interleaved, machine, record, today
+
+from scratchllm.config import GPTConfig
+from scratchllm.dataset import open_tokens
+from scratchllm.train import TrainConfig, Trainer, make_model
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "code"))
-
-from scratchllm.config import GPTConfig  # noqa: E402
-from scratchllm.dataset import open_tokens  # noqa: E402
-from scratchllm.train import TrainConfig, Trainer, make_model  # noqa: E402
-
 VOCAB = 4096  # the book's tokenizer
 SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
 BATCH = 12
 TOKENS = ROOT / "build" / "artifacts" / "tokens" / "train.bin"
 GPU_DATA = ROOT / "book" / "data" / "gpu_pretrain.json"
 # Quoted from the issue that asked for this benchmark, not measured by us.
-NANOGPT_REFERENCE = ("nanoGPT itself runs that shape here at about 52 ms per "
-                     "iteration")
-
-
-def get_lr(it, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
-           lr_decay_iters=2000):
-    """nanoGPT's schedule: linear warmup, then cosine decay to min_lr."""
-    if it < warmup_iters:
-        return learning_rate * (it + 1) / (warmup_iters + 1)
-    if it > lr_decay_iters:
-        return min_lr
-    ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
-    return min_lr + coeff * (learning_rate - min_lr)
-
-
-class Reference:
-    """nanoGPT's train.py loop, one iteration per call."""
-
-    def __init__(self, model, data, seed):
-        self.model, self.data = model, data
-        params = [p for p in model.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2],
-             "weight_decay": 0.1},
-            {"params": [p for p in params if p.dim() < 2],
-             "weight_decay": 0.0},
-        ]
-        self.optimizer = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95))
-        self.iter_num = 0
-        torch.manual_seed(seed)
-
-    def get_batch(self):
-        T = SHAPE["block_size"]
-        ix = torch.randint(len(self.data) - T, (BATCH,))
-        x = torch.stack([torch.from_numpy(self.data[i:i + T].astype(np.int64))
-                         for i in ix])
-        y = torch.stack([torch.from_numpy(
-            self.data[i + 1:i + 1 + T].astype(np.int64)) for i in ix])
-        return x, y
-
-    def step(self):
-        lr = get_lr(self.iter_num)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        x, y = self.get_batch()
-        _, loss = self.model(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.iter_num += 1
-        return loss
+NANOGPT_REFERENCE = "nanoGPT itself runs that shape here at about 52 ms per iteration"
 
 
 def load_tokens():
@@ -115,24 +61,25 @@ def load_tokens():
 def bench(warmup, iters):
     tokens, source = load_tokens()
     model_config = GPTConfig(**SHAPE, vocab_size=VOCAB, dropout=0.0)
-    config = TrainConfig(batch_size=BATCH, block_size=SHAPE["block_size"],
-                         max_steps=2000, warmup_steps=100, max_lr=1e-3,
-                         min_lr=1e-4, device="cpu", dtype="float32",
-                         compile=False, seed=1337)
+    # nanoGPT's CPU command: lr 1e-3 to 1e-4 over 2000 iterations, 100 of warmup.
+    config = TrainConfig(
+        batch_size=BATCH,
+        block_size=SHAPE["block_size"],
+        max_steps=2000,
+        warmup_steps=100,
+        max_lr=1e-3,
+        min_lr=1e-4,
+        device="cpu",
+        dtype="float32",
+        compile=False,
+        seed=1337,
+    )
     trainer = Trainer(make_model(model_config, 1337), tokens, tokens, config)
     trainer.model.train()
-    ref = Reference(make_model(model_config, 1337).train(), tokens, 1337)
-    steps = {"ours": trainer.train_step, "reference": ref.step}
-    names = list(steps)
-    for _ in range(warmup):
-        for name in names:
-            steps[name]()
-    times = {name: [] for name in names}
-    for i in range(iters):
-        for name in (names if i % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append(time.perf_counter() - start)
+    batches = get_batch(tokens, SHAPE["block_size"], BATCH)
+    ref = Reference(make_model(model_config, 1337).train(), batches, config)
+    torch.manual_seed(1337)  # the reference's batches
+    times = interleaved({"ours": trainer.train_step, "reference": ref.step}, warmup, iters)
     params = sum(p.numel() for p in trainer.raw_model.parameters())
     return {n: statistics.median(t) for n, t in times.items()}, params, source
 
@@ -162,9 +109,13 @@ def gpu_lines():
         f"rounds of {tp['timed_steps_per_round']} steps; median round. MFU = "
         f"{tp['flops_per_token'] / 1e6:.0f} MFLOP per token x tokens/s / "
         f"{peak['value'] / 1e12:.1f} TFLOP/s ({peak['source']})"
-        + (f"; one 8192^3 bf16 matmul measured "
-           f"{peak['measured_bf16_matmul_8192'] / 1e12:.0f} TFLOP/s there"
-           if peak.get("measured_bf16_matmul_8192") else "") + ".",
+        + (
+            f"; one 8192^3 bf16 matmul measured "
+            f"{peak['measured_bf16_matmul_8192'] / 1e12:.0f} TFLOP/s there"
+            if peak.get("measured_bf16_matmul_8192")
+            else ""
+        )
+        + ".",
         "",
         "| loop | ms/step | tokens/s | MFU |",
         "|---|---:|---:|---:|",
@@ -172,16 +123,21 @@ def gpu_lines():
     for name, row in tp["results"].items():
         label = "ours (Trainer.run)" if name == "ours" else "reference (nanoGPT-style loop)"
         mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
-        lines.append(f"| {label} | {row['ms_per_step']:.1f} | {row['tokens_per_s']:,} "
-                     f"| {mfu} |")
-    lines += ["", f"Ours / reference tokens/s: {tp['ours_over_reference']:.3f}. Ours samples "
-              "windows of a host token array and copies them through pinned memory, and reads "
-              "the loss and gradient norm back every step; the reference draws random tokens "
-              "on the GPU and never waits for it."]
+        lines.append(f"| {label} | {row['ms_per_step']:.1f} | {row['tokens_per_s']:,} | {mfu} |")
+    lines += [
+        "",
+        f"Ours / reference tokens/s: {tp['ours_over_reference']:.3f}. Ours samples "
+        "windows of a host token array and copies them through pinned memory, and reads "
+        "the loss and gradient norm back every step; the reference draws random tokens "
+        "on the GPU and never waits for it.",
+    ]
     if "H200" in prov["device"]["name"]:
-        lines += ["", "The issue asked for an H100; the device tool lent an H200, the same "
-                  "GH100 chip with more and faster memory, whose dense bf16 peak is the "
-                  "H100 SXM's."]
+        lines += [
+            "",
+            "The issue asked for an H100; the device tool lent an H200, the same "
+            "GH100 chip with more and faster memory, whose dense bf16 peak is the "
+            "H100 SXM's.",
+        ]
     return lines
 
 
@@ -199,38 +155,43 @@ def main() -> None:
     load_after = os.getloadavg()
     tokens_per_iter = BATCH * SHAPE["block_size"]
     for name, t in medians.items():
-        print(f"{name}: {t * 1000:.1f} ms/iter, {tokens_per_iter / t:,.0f} tok/s",
-              file=sys.stderr)
+        print(f"{name}: {t * 1000:.1f} ms/iter, {tokens_per_iter / t:,.0f} tok/s", file=sys.stderr)
 
     rows = ["| loop | ms/iteration | tokens/s |", "|---|---:|---:|"]
-    for name, label in (("ours", "ours (Trainer.train_step)"),
-                        ("reference", "reference (nanoGPT-style loop)")):
+    for name, label in (
+        ("ours", "ours (Trainer.train_step)"),
+        ("reference", "reference (nanoGPT-style loop)"),
+    ):
         t = medians[name]
         rows.append(f"| {label} | {t * 1000:.1f} | {tokens_per_iter / t:,.0f} |")
-    record("bench_train", [
-        "## Training loop against a nanoGPT-style loop (`bench/bench_train.py`)",
-        "",
-        f"Command: `.venv/bin/python bench/bench_train.py --write` on {today()}; machine: "
-        f"{machine()}, torch {metadata.version('torch')} on {threads} threads; load "
-        f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after.",
-        "",
-        "### On the CPU: nanoGPT's CPU settings",
-        "",
-        f"{SHAPE['n_layer']} layers, {SHAPE['n_head']} heads, n_embd {SHAPE['n_embd']}, "
-        f"block {SHAPE['block_size']}, batch {BATCH}, dropout 0, float32, no compilation, "
-        f"vocabulary {VOCAB} ({params / 1e6:.2f}M parameters); data: {source}. One "
-        "iteration: learning rate, batch, forward, loss, backward, clip to norm 1, AdamW. "
-        "Both loops train the same GPT class from the same weights, taking turns "
-        f"iteration by iteration; median of {args.iters} iterations each after "
-        f"{args.warmup} warm-up iterations.",
-        "",
-        *rows,
-        "",
-        f"Ours / reference time: {medians['ours'] / medians['reference']:.3f}. For context, "
-        f"from the issue (not measured by us): \"{NANOGPT_REFERENCE}\" (nanoGPT's own "
-        "model and loop).",
-        *gpu_lines(),
-    ], args.write)
+    record(
+        "bench_train",
+        [
+            "## Training loop against a nanoGPT-style loop (`bench/bench_train.py`)",
+            "",
+            f"Command: `.venv/bin/python bench/bench_train.py --write` on {today()}; machine: "
+            f"{machine()}, torch {metadata.version('torch')} on {threads} threads; load "
+            f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+            "",
+            "### On the CPU: nanoGPT's CPU settings",
+            "",
+            f"{SHAPE['n_layer']} layers, {SHAPE['n_head']} heads, n_embd {SHAPE['n_embd']}, "
+            f"block {SHAPE['block_size']}, batch {BATCH}, dropout 0, float32, no compilation, "
+            f"vocabulary {VOCAB} ({params / 1e6:.2f}M parameters); data: {source}. One "
+            "iteration: learning rate, batch, forward, loss, backward, clip to norm 1, AdamW. "
+            "Both loops train the same GPT class from the same weights, taking turns "
+            f"iteration by iteration; median of {args.iters} iterations each after "
+            f"{args.warmup} warm-up iterations.",
+            "",
+            *rows,
+            "",
+            f"Ours / reference time: {medians['ours'] / medians['reference']:.3f}. For context, "
+            f'from the issue (not measured by us): "{NANOGPT_REFERENCE}" (nanoGPT\'s own '
+            "model and loop).",
+            *gpu_lines(),
+        ],
+        args.write,
+    )
 
 
 if __name__ == "__main__":

@@ -5,25 +5,18 @@ import contextlib
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 from torch.profiler import ProfilerActivity, profile
 
+from bench.results import interleaved
 from figures.style import PALETTE, figure
 
 
 def median_seconds(fn, repeats=5, warmup=1):
     """Median wall-clock time of ``fn()`` over ``repeats`` calls, after
     ``warmup`` calls that are not timed (first calls pay for allocation)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(interleaved({"fn": fn}, warmup, repeats)["fn"])
 
 
 def peak_bytes(fn):
@@ -34,11 +27,9 @@ def peak_bytes(fn):
     first), and the running total's maximum is the peak.  Memory that was
     allocated before the call (the inputs, the weights) is not counted.
     """
-    with _silenced(), profile(activities=[ProfilerActivity.CPU],
-                              profile_memory=True) as prof:
+    with _silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    deltas = sorted((e.time_range.end, e.self_cpu_memory_usage)
-                    for e in prof.events())
+    deltas = sorted((e.time_range.end, e.self_cpu_memory_usage) for e in prof.events())
     total = peak = 0
     for _, delta in deltas:
         total += delta
@@ -89,10 +80,8 @@ def plot_attention_scaling(lengths, series, labels=("teaching", "fast")):
             values = _to_numpy(series[label][key])
             if values.shape != lengths.shape:
                 raise ValueError(f"{label}/{key}: one value per length needed")
-            ax.plot(lengths, values, "o-", color=colour, markersize=3.5,
-                    label=label)
-    for ax, ylabel in zip(axes, ("forward time (ms)", "peak memory (MiB)"),
-                          strict=True):
+            ax.plot(lengths, values, "o-", color=colour, markersize=3.5, label=label)
+    for ax, ylabel in zip(axes, ("forward time (ms)", "peak memory (MiB)"), strict=True):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(lengths, labels=[f"{int(t)}" for t in lengths])

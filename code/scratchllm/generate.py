@@ -16,15 +16,29 @@ from .train import load_model
 EOT = "<|endoftext|>"
 
 
-def complete(model, tokenizer, prompt, max_new_tokens=100, temperature=1.0,
-             top_k=None, top_p=None, seed=0, device="cpu"):
-    """The prompt and its continuation, as text; stops at <|endoftext|>."""
-    ids = torch.tensor([tokenizer.encode(prompt)], device=device)
+def complete(
+    model,
+    tokenizer,
+    prompt,
+    max_new_tokens=100,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    seed=0,
+    device="cpu",
+    new_only=False,
+):
+    """The prompt and its continuation, as text; stops at <|endoftext|>.
+    new_only=True: the continuation alone."""
+    prompt_ids = tokenizer.encode(prompt, allowed_special="all")
+    ids = torch.tensor([prompt_ids], device=device)
+    eos_id = tokenizer.special_tokens.get(EOT)
     generator = torch.Generator().manual_seed(seed)
-    out = generate(model, ids, max_new_tokens, temperature=temperature,
-                   top_k=top_k, top_p=top_p, generator=generator,
-                   eos_id=tokenizer.special_tokens.get(EOT))
-    return tokenizer.decode(out[0].tolist())
+    out = generate(
+        model, ids, max_new_tokens, temperature, top_k, top_p, eos_id, generator
+    )
+    start = len(prompt_ids) if new_only else 0
+    return tokenizer.decode(out[0, start:].tolist())
 
 
 def main(argv=None):

@@ -15,12 +15,12 @@ had never stopped.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +44,16 @@ def configure_optimizer(model, weight_decay, lr, betas, device_type):
     On a GPU the fused kernel updates all parameters in one launch.
     """
     params = [p for p in model.parameters() if p.requires_grad]
+    matrices = [p for p in params if p.dim() >= 2]
+    vectors = [p for p in params if p.dim() < 2]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2],
-         "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": matrices, "weight_decay": weight_decay},
+        {"params": vectors, "weight_decay": 0.0},
     ]
     fused = device_type == "cuda" and torch.cuda.is_available()
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas),
-                             fused=True if fused else None)
+    return torch.optim.AdamW(
+        groups, lr=lr, betas=tuple(betas), fused=True if fused else None
+    )
 
 
 def cosine_lr(step, max_lr, min_lr, warmup_steps, max_steps):
@@ -106,8 +108,9 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"dtype must be float32 or bfloat16, not "
-                             f"{self.dtype!r}")
+            raise ValueError(
+                f"dtype must be float32 or bfloat16, not {self.dtype!r}"
+            )
         self.betas = tuple(self.betas)  # a list, when read back from JSON
 
     @property
@@ -125,21 +128,28 @@ def make_model(model_config, seed):
 
 
 @torch.no_grad()
-def estimate_loss(model, batches, autocast=contextlib.nullcontext):
+def estimate_loss(model, batches, autocast=nullcontext, weighted=False):
     """The mean loss over `batches`, in eval mode (no dropout), no gradients.
 
-    Each batch holds as many tokens as the next, so the mean of the batch
-    means is the mean over all tokens.
+    When each batch holds as many tokens as the next (random_batches), the
+    mean of the batch means is the mean over all tokens.  weighted=True
+    weights each batch's mean by its number of targets, for batches of
+    unequal size (sequential_batches, whose last batches are smaller).
     """
     was_training = model.training
     model.eval()
-    losses = []
+    losses, targets = [], []
     for x, y in batches:
         with autocast():
             _, loss = model(x, y)
         losses.append(loss.float())
+        targets.append(y.numel())
     model.train(was_training)
-    return torch.stack(losses).mean().item()
+    losses = torch.stack(losses)
+    if not weighted:
+        return losses.mean().item()
+    weights = torch.tensor(targets, dtype=losses.dtype, device=losses.device)
+    return (losses @ weights / weights.sum()).item()
 
 
 # --- the progress line --------------------------------------------------------
@@ -163,8 +173,8 @@ class Progress:
             return
         done = record["step"] / self.total
         bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
-        line = (f"\r[{bar}] {record['step']}/{self.total}"
-                f" loss {record['train_loss']:.4f}")
+        line = f"\r[{bar}] {record['step']}/{self.total}"
+        line += f" loss {record['train_loss']:.4f}"
         if record["val_loss"] is not None:
             line += f" val {record['val_loss']:.4f}"
         line += f" {record['tokens_per_s']:,.0f} tok/s"
@@ -193,7 +203,8 @@ class Trainer:
         if config.block_size > model.config.block_size:
             raise ValueError(
                 f"TrainConfig.block_size {config.block_size} exceeds the "
-                f"model's {model.config.block_size}")
+                f"model's {model.config.block_size}"
+            )
         self.config = config
         self.device = torch.device(config.device)
         self.raw_model = model.to(self.device)  # what checkpoints hold
@@ -201,15 +212,23 @@ class Trainer:
         # compiled module shares the raw model's parameters.
         self.model = torch.compile(model) if config.compile else model
         self.optimizer = configure_optimizer(
-            model, config.weight_decay, config.max_lr, config.betas,
-            self.device.type)
+            model,
+            config.weight_decay,
+            config.max_lr,
+            config.betas,
+            self.device.type,
+        )
         self.val_tokens = val_tokens
         # Batches draw from a generator of their own, dropout from torch's
         # global one (seeded when run() starts): checkpoints save both.
         self.generator = torch.Generator().manual_seed(config.seed)
         self.batches = random_batches(
-            train_tokens, config.block_size, config.batch_size,
-            generator=self.generator, device=self.device)
+            train_tokens,
+            config.block_size,
+            config.batch_size,
+            generator=self.generator,
+            device=self.device,
+        )
         self.step = 0  # optimizer steps taken
         self.history = []
         self.elapsed = 0.0  # seconds of training, over all sessions
@@ -218,8 +237,11 @@ class Trainer:
         """bfloat16 matmuls where they are safe, float32 elsewhere (softmax,
         norms, the loss): about twice the speed on a GPU's tensor cores.
         bfloat16 has float32's range, so no loss scaling is needed."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.config.dtype == "bfloat16")
+        return torch.autocast(
+            self.device.type,
+            dtype=torch.bfloat16,
+            enabled=self.config.dtype == "bfloat16",
+        )
 
     def val_batches(self):
         """The same eval_batches windows of the validation tokens every
@@ -227,9 +249,13 @@ class Trainer:
         the validation loss come from the model, not from the sample."""
         g = torch.Generator().manual_seed(self.config.seed)
         return random_batches(
-            self.val_tokens, self.config.block_size, self.config.batch_size,
-            generator=g, num_batches=self.config.eval_batches,
-            device=self.device)
+            self.val_tokens,
+            self.config.block_size,
+            self.config.batch_size,
+            generator=g,
+            num_batches=self.config.eval_batches,
+            device=self.device,
+        )
 
     def estimate_loss(self):
         return estimate_loss(self.model, self.val_batches(), self.autocast)
@@ -251,14 +277,16 @@ class Trainer:
 
     def train_step(self):
         """One optimizer step; returns (loss, learning rate, grad norm)."""
-        lr = cosine_lr(self.step, self.config.max_lr, self.config.min_lr,
-                       self.config.warmup_steps, self.config.max_steps)
+        cfg = self.config
+        lr = cosine_lr(
+            self.step, cfg.max_lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps
+        )
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss = self.accumulate_gradients()
         # Clipping rescales the whole gradient when its norm exceeds
         # grad_clip: one bad batch cannot throw the weights far off.
-        clip = self.config.grad_clip or float("inf")
+        clip = cfg.grad_clip or float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)  # frees the memory
@@ -288,18 +316,21 @@ class Trainer:
             self.elapsed = elapsed_before + now - start
             tokens = (s - last_step) * cfg.tokens_per_step
             record = dict(
-                step=s, train_loss=loss,
+                step=s,
+                train_loss=loss,
                 val_loss=self.estimate_loss() if evaluate else None,
-                lr=lr, grad_norm=norm,
+                lr=lr,
+                grad_norm=norm,
                 tokens_per_s=tokens / max(now - last_time, 1e-9),
-                elapsed=self.elapsed)
+                elapsed=self.elapsed,
+            )
             self.history.append(record)
             last_step, last_time = s, time.perf_counter()
             progress.update(record)
             if callback is not None:
                 callback(record)
-            if cfg.checkpoint_path and cfg.checkpoint_interval and (
-                    s % cfg.checkpoint_interval == 0):
+            interval = cfg.checkpoint_interval
+            if cfg.checkpoint_path and interval and s % interval == 0:
                 self.save_checkpoint(cfg.checkpoint_path)
         progress.close()
         if cfg.checkpoint_path:
@@ -313,14 +344,14 @@ class Trainer:
         Adam's moment estimates, the step, both random generators, the
         configs and the history.  Written to a temporary file and renamed,
         so a crash mid-write leaves the previous checkpoint intact."""
+        on_gpu = self.device.type == "cuda"
         state = dict(
             model=self.raw_model.state_dict(),
             optimizer=self.optimizer.state_dict(),
             step=self.step,
             generator=self.generator.get_state(),
             rng=torch.get_rng_state(),
-            cuda_rng=(torch.cuda.get_rng_state(self.device)
-                      if self.device.type == "cuda" else None),
+            cuda_rng=torch.cuda.get_rng_state(self.device) if on_gpu else None,
             config=dataclasses.asdict(self.config),
             model_config=dataclasses.asdict(self.raw_model.config),
             history=self.history,
@@ -363,27 +394,33 @@ def load_model(path, device="cpu"):
 # --- the command line ---------------------------------------------------------
 
 
-def _add_fields(parser, cls, skip=()):
+def add_fields(parser, cls, skip=()):
     """One --option per field of the dataclass cls, typed by its default."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(f.default, bool):
-            parser.add_argument(flag, default=f.default,
-                                action=argparse.BooleanOptionalAction)
+            parser.add_argument(
+                flag, default=f.default, action=argparse.BooleanOptionalAction
+            )
         elif isinstance(f.default, tuple):
-            parser.add_argument(flag, default=f.default, type=float,
-                                nargs=len(f.default))
+            parser.add_argument(
+                flag, default=f.default, type=float, nargs=len(f.default)
+            )
         else:
-            parser.add_argument(flag, default=f.default,
-                                type=type(f.default),
-                                help=f"default: {f.default}")
+            parser.add_argument(
+                flag,
+                default=f.default,
+                type=type(f.default),
+                help="default: %(default)s",
+            )
 
 
-def _field_values(args, cls, skip=()):
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if f.name not in skip}
+def field_values(args, cls, skip=()):
+    """The values add_fields parsed for the fields of cls."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    return {name: getattr(args, name) for name in names}
 
 
 def token_vocab_size(path):
@@ -403,16 +440,16 @@ def main(argv=None):
                         help="continue from OUT/ckpt.pt if it exists")
     model_skip = ("block_size", "vocab_size", "n_hidden")
     train_skip = ("checkpoint_path",)
-    _add_fields(parser, TrainConfig, skip=train_skip)
-    _add_fields(parser, GPTConfig, skip=model_skip)
+    add_fields(parser, TrainConfig, skip=train_skip)
+    add_fields(parser, GPTConfig, skip=model_skip)
     args = parser.parse_args(argv)
 
     tokens, out = Path(args.tokens), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "ckpt.pt"
-    config = TrainConfig(**_field_values(args, TrainConfig, train_skip),
+    config = TrainConfig(**field_values(args, TrainConfig, train_skip),
                          checkpoint_path=str(checkpoint))
-    model_config = GPTConfig(**_field_values(args, GPTConfig, model_skip),
+    model_config = GPTConfig(**field_values(args, GPTConfig, model_skip),
                              block_size=args.block_size,
                              vocab_size=token_vocab_size(tokens / "train.bin"))
     if config.device.startswith("cuda"):
