@@ -28,8 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def timed_build(book: Path, out: Path, *extra: str) -> tuple[float, str]:
     env = dict(os.environ, BOOK_BOOTSTRAPPED="1")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "pdf", "--book", str(book),
-                           "--out", str(out), *extra], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            "pdf",
+            "--book",
+            str(book),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"build failed:\n{proc.stderr}")
@@ -52,9 +65,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
     parser.add_argument("--repeat", type=int, default=3, help="no-op rebuilds to time")
-    parser.add_argument("--from-build", type=Path, metavar="DIR",
-                        help="start from a copy of this build folder (a build of the same "
-                             "sources) instead of timing a clean build")
+    parser.add_argument(
+        "--from-build",
+        type=Path,
+        metavar="DIR",
+        help="start from a copy of this build folder (a build of the same "
+        "sources) instead of timing a clean build",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -71,14 +88,20 @@ def main() -> None:
             # The copy's paths differ (LaTeX's database, render records): a
             # first build settles them, executing nothing.
             seconds, log = timed_build(book, out)
-            rows.append(("first build in a copy of a full build (paths moved)", seconds,
-                         summary_of(log)))
+            rows.append(
+                ("first build in a copy of a full build (paths moved)", seconds, summary_of(log))
+            )
         else:
             seconds, log = timed_build(book, out)
             rows.append(("clean build (execute + render + typeset)", seconds, summary_of(log)))
         noop = [timed_build(book, out) for _ in range(args.repeat)]
-        rows.append((f"no-op rebuild (median of {args.repeat})",
-                     statistics.median(s for s, _ in noop), summary_of(noop[-1][1])))
+        rows.append(
+            (
+                f"no-op rebuild (median of {args.repeat})",
+                statistics.median(s for s, _ in noop),
+                summary_of(noop[-1][1]),
+            )
+        )
 
         text = chapter.read_text()
         # A sentence after the cell that sets d_k, which the {eval} edit reads.
@@ -97,8 +120,11 @@ def main() -> None:
 
         first_code = text.index("```{code-cell}")
         body = text.index("\n", text.index("\n", first_code) + 1)  # after the fence line
-        chapter.write_text(chapter.read_text().replace(
-            text[first_code:body], text[first_code:body] + "\n# an edited code cell", 1))
+        chapter.write_text(
+            chapter.read_text().replace(
+                text[first_code:body], text[first_code:body] + "\n# an edited code cell", 1
+            )
+        )
         seconds, log = timed_build(book, out)
         rows.append(("one code-cell edit", seconds, summary_of(log)))
 
@@ -107,31 +133,49 @@ def main() -> None:
         helper = tmp / "figures" / "attention_bench.py"
         helper.write_text(helper.read_text() + "\n# an edit\n")
         seconds, log = timed_build(book, out)
-        rows.append(("one edit of a file one chapter imports (figures/attention_bench.py)",
-                     seconds, summary_of(log)))
+        rows.append(
+            (
+                "one edit of a file one chapter imports (figures/attention_bench.py)",
+                seconds,
+                summary_of(log),
+            )
+        )
 
         pages = re.search(r"\((\d+) pages", log).group(1)
 
         # The yardstick for the prose edit: one LuaLaTeX pass over the same book.
         start = time.perf_counter()
-        subprocess.run(["lualatex", "-interaction=nonstopmode", f"-output-directory={tmp}",
-                        "book.tex"], cwd=out / "tex", capture_output=True, check=True)
-        rows.append(("(reference) one LuaLaTeX pass, no latexmk", time.perf_counter() - start,
-                     "lualatex book.tex"))
+        subprocess.run(
+            ["lualatex", "-interaction=nonstopmode", f"-output-directory={tmp}", "book.tex"],
+            cwd=out / "tex",
+            capture_output=True,
+            check=True,
+        )
+        rows.append(
+            (
+                "(reference) one LuaLaTeX pass, no latexmk",
+                time.perf_counter() - start,
+                "lualatex book.tex",
+            )
+        )
 
     table = ["| build | wall time | what ran |", "|---|---:|---|"]
     table += [f"| {name} | {seconds:.2f} s | {what} |" for name, seconds, what in rows]
-    record("bench_build", [
-        "## Book build times (`bench/bench_build.py`)",
-        "",
-        f"Command: `.venv/bin/python bench/bench_build.py {' '.join(sys.argv[1:])}` on "
-        f"{today()}; machine: {machine()}, torch {metadata.version('torch')}, "
-        f"nbconvert {metadata.version('nbconvert')}, "
-        f"{subprocess.run(['lualatex', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}. "
-        f"The real book ({pages} pages) in a temporary copy.",
-        "",
-        *table,
-    ], args.write)
+    record(
+        "bench_build",
+        [
+            "## Book build times (`bench/bench_build.py`)",
+            "",
+            f"Command: `.venv/bin/python bench/bench_build.py {' '.join(sys.argv[1:])}` on "
+            f"{today()}; machine: {machine()}, torch {metadata.version('torch')}, "
+            f"nbconvert {metadata.version('nbconvert')}, "
+            f"{subprocess.run(['lualatex', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}. "
+            f"The real book ({pages} pages) in a temporary copy.",
+            "",
+            *table,
+        ],
+        args.write,
+    )
 
 
 if __name__ == "__main__":

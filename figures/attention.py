@@ -66,8 +66,13 @@ def plot_attention_heads(weights, tokens, title=None):
     ncols = math.ceil(n_head / nrows)  # balanced rows: 6 heads are 2 x 3, not 4 + 2
     # Square panels in the width left by the token labels and the colour bar.
     panel = (TEXT_WIDTH_IN - 1.2) / max(ncols, 2)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(TEXT_WIDTH_IN, nrows * panel + 0.9))
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        squeeze=False,
+        layout="constrained",
+        figsize=(TEXT_WIDTH_IN, nrows * panel + 0.9),
+    )
     used = axes.ravel()[:n_head]
     for ax in axes.ravel()[n_head:]:
         ax.remove()
@@ -76,15 +81,22 @@ def plot_attention_heads(weights, tokens, title=None):
         image = _heatmap(ax, w[h], annotate=cell >= MIN_ANNOTATED_CELL_IN)
         col = h % ncols
         bottom = h + ncols >= n_head  # no panel below this one
-        _label_tokens(ax, tokens, x=bottom, y=col == 0, fontsize=6,
-                      upright=cell < MIN_SLANTED_CELL_IN)
+        _label_tokens(
+            ax, tokens, x=bottom, y=col == 0, fontsize=6, upright=cell < MIN_SLANTED_CELL_IN
+        )
         ax.set_title(f"head {h}", fontsize=8, pad=3)
     fig.supxlabel("key (attended to)", fontsize=8)
     fig.supylabel("query (attending)", fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.colorbar(image, ax=list(used), fraction=0.046, pad=0.02, label="weight",
-                 shrink=min(1.0, 0.5 + 0.25 * nrows))
+    fig.colorbar(
+        image,
+        ax=list(used),
+        fraction=0.046,
+        pad=0.02,
+        label="weight",
+        shrink=min(1.0, 0.5 + 0.25 * nrows),
+    )
     return fig
 
 
@@ -96,11 +108,19 @@ def _heatmap(ax, w, annotate):
     """
     T = w.shape[0]
     cmap = plt.get_cmap("Blues").with_extremes(bad=(0, 0, 0, 0))
-    ax.add_patch(Rectangle((-0.5, -0.5), T, T, facecolor="white",
-                           edgecolor=PALETTE["light"], hatch="////",
-                           linewidth=0, zorder=0))
-    image = ax.imshow(np.ma.masked_where(w == 0.0, w), cmap=cmap,
-                      vmin=0.0, vmax=1.0, zorder=1)
+    ax.add_patch(
+        Rectangle(
+            (-0.5, -0.5),
+            T,
+            T,
+            facecolor="white",
+            edgecolor=PALETTE["light"],
+            hatch="////",
+            linewidth=0,
+            zorder=0,
+        )
+    )
+    image = ax.imshow(np.ma.masked_where(w == 0.0, w), cmap=cmap, vmin=0.0, vmax=1.0, zorder=1)
     if annotate:
         _annotate_cells(ax, w)
     ax.tick_params(length=0)
@@ -114,9 +134,15 @@ def _label_tokens(ax, tokens, x=True, y=True, fontsize=None, upright=False):
     are too narrow for slanted labels), queries along y; an axis with x or y
     False keeps its ticks but shows no labels."""
     T = len(tokens)
-    ax.set_xticks(range(T), labels=tokens if x else [], rotation=90 if upright else 45,
-                  ha="right", va="center" if upright else "top",
-                  rotation_mode="anchor", fontsize=fontsize)
+    ax.set_xticks(
+        range(T),
+        labels=tokens if x else [],
+        rotation=90 if upright else 45,
+        ha="right",
+        va="center" if upright else "top",
+        rotation_mode="anchor",
+        fontsize=fontsize,
+    )
     ax.set_yticks(range(T), labels=tokens if y else [], fontsize=fontsize)
 
 
@@ -124,5 +150,4 @@ def _annotate_cells(ax, w):
     """Print each allowed weight in its cell, light text on dark cells."""
     for i, j in zip(*np.nonzero(w), strict=True):
         colour = "white" if w[i, j] > 0.6 else "black"
-        ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center",
-                fontsize=6, color=colour)
+        ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)

@@ -14,8 +14,11 @@ def plot_document_lengths(lengths_by_split, bins=25):
     ``lengths_by_split`` maps a split name to a list of lengths.
     Returns the matplotlib Figure.
     """
-    lengths_by_split = {name: np.asarray(lengths, dtype=float)
-                        for name, lengths in lengths_by_split.items() if len(lengths)}
+    lengths_by_split = {
+        name: np.asarray(lengths, dtype=float)
+        for name, lengths in lengths_by_split.items()
+        if len(lengths)
+    }
     if not lengths_by_split:
         raise ValueError("no documents to plot")
     everything = np.concatenate(list(lengths_by_split.values()))
@@ -25,8 +28,14 @@ def plot_document_lengths(lengths_by_split, bins=25):
 
     fig, ax = figure(height_ratio=0.5)
     for name, lengths in lengths_by_split.items():
-        ax.hist(lengths, bins=edges, weights=np.full(len(lengths), 1 / len(lengths)),
-                histtype="step", linewidth=1.2, label=f"{name} ({len(lengths)})")
+        ax.hist(
+            lengths,
+            bins=edges,
+            weights=np.full(len(lengths), 1 / len(lengths)),
+            histtype="step",
+            linewidth=1.2,
+            label=f"{name} ({len(lengths)})",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("document length (characters, log scale)")
     ax.set_ylabel("share of the split's documents")
@@ -38,7 +47,7 @@ def lsh_probability(similarity, bands, rows):
     """Probability that two documents of Jaccard similarity s share at least
     one of ``bands`` bands of ``rows`` MinHash values: 1 - (1 - s^r)^b."""
     s = np.asarray(similarity, dtype=float)
-    return 1 - (1 - s ** rows) ** bands
+    return 1 - (1 - s**rows) ** bands
 
 
 def plot_lsh_curve(bands, rows, threshold):
@@ -49,23 +58,41 @@ def plot_lsh_curve(bands, rows, threshold):
     at_threshold = float(lsh_probability(threshold, bands, rows))
 
     fig, ax = figure(height_ratio=0.5)
-    ax.plot(s, p, color=PALETTE["blue"],
-            label=f"$b = {bands}$ bands of $r = {rows}$ rows")
+    ax.plot(s, p, color=PALETTE["blue"], label=f"$b = {bands}$ bands of $r = {rows}$ rows")
     # Shaded: the pairs LSH gets wrong, on either side of the threshold.
-    ax.fill_between(s, 0, p, where=s <= threshold, color=PALETTE["red"],
-                    alpha=0.2, linewidth=0, label="false positives")
-    ax.fill_between(s, p, 1, where=s >= threshold, color=PALETTE["orange"],
-                    alpha=0.2, linewidth=0, label="false negatives")
+    ax.fill_between(
+        s,
+        0,
+        p,
+        where=s <= threshold,
+        color=PALETTE["red"],
+        alpha=0.2,
+        linewidth=0,
+        label="false positives",
+    )
+    ax.fill_between(
+        s,
+        p,
+        1,
+        where=s >= threshold,
+        color=PALETTE["orange"],
+        alpha=0.2,
+        linewidth=0,
+        label="false negatives",
+    )
     ax.axvline(threshold, color=PALETTE["gray"], linestyle="--", linewidth=0.8)
-    ax.plot([threshold], [at_threshold], "o", color=PALETTE["blue"],
-            markersize=4)
-    ax.annotate(f"threshold {threshold:g}: P = {at_threshold:.2f}",
-                xy=(threshold, at_threshold), xytext=(-8, 6),
-                textcoords="offset points", ha="right", fontsize=7.5)
+    ax.plot([threshold], [at_threshold], "o", color=PALETTE["blue"], markersize=4)
+    ax.annotate(
+        f"threshold {threshold:g}: P = {at_threshold:.2f}",
+        xy=(threshold, at_threshold),
+        xytext=(-8, 6),
+        textcoords="offset points",
+        ha="right",
+        fontsize=7.5,
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("Jaccard similarity $s$ of two documents")
     ax.set_ylabel("P(candidate pair)")
     ax.legend(loc="upper left", frameon=False)
     return fig
-

@@ -21,33 +21,36 @@ PALETTE = {
 
 def use_house_style():
     """Set matplotlib's defaults so every figure in the book looks alike."""
-    mpl.rcParams.update({
-        "font.family": "sans-serif",
-        "font.sans-serif": ["DejaVu Sans"],
-        "font.size": 8,
-        "axes.titlesize": 9,
-        "axes.labelsize": 8,
-        "xtick.labelsize": 7.5,
-        "ytick.labelsize": 7.5,
-        "legend.fontsize": 7.5,
-        "axes.linewidth": 0.6,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.prop_cycle": cycler(color=[
-            PALETTE[name] for name in ("blue", "orange", "green", "red",
-                                       "purple", "gray")
-        ]),
-        "xtick.major.width": 0.6,
-        "ytick.major.width": 0.6,
-        "lines.linewidth": 1.2,
-        "figure.figsize": (TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.62),
-        "figure.dpi": 150,
-        "savefig.bbox": "tight",
-        "savefig.dpi": 300,
-        # Type 42 embeds TrueType fonts, so text in PDFs stays selectable.
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
-    })
+    mpl.rcParams.update(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": ["DejaVu Sans"],
+            "font.size": 8,
+            "axes.titlesize": 9,
+            "axes.labelsize": 8,
+            "xtick.labelsize": 7.5,
+            "ytick.labelsize": 7.5,
+            "legend.fontsize": 7.5,
+            "axes.linewidth": 0.6,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": cycler(
+                color=[
+                    PALETTE[name] for name in ("blue", "orange", "green", "red", "purple", "gray")
+                ]
+            ),
+            "xtick.major.width": 0.6,
+            "ytick.major.width": 0.6,
+            "lines.linewidth": 1.2,
+            "figure.figsize": (TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.62),
+            "figure.dpi": 150,
+            "savefig.bbox": "tight",
+            "savefig.dpi": 300,
+            # Type 42 embeds TrueType fonts, so text in PDFs stays selectable.
+            "pdf.fonttype": 42,
+            "ps.fonttype": 42,
+        }
+    )
 
 
 def figure(height_ratio=0.62, **kwargs):

@@ -34,17 +34,30 @@ class Table:
         self.label = label
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"header": self.header, "rows": self.rows, "caption": self.caption,
-                "label": self.label}
+        data = {
+            "header": self.header,
+            "rows": self.rows,
+            "caption": self.caption,
+            "label": self.label,
+        }
         return {MIME: data, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         lines = ([self.header] if self.header else []) + [
-            ["" if v is None else str(v) for v in row] for row in self.rows]
-        widths = [max(len(line[i]) for line in lines if i < len(line))
-                  for i in range(max(len(line) for line in lines))] if lines else []
-        text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip()
-                for line in lines]
+            ["" if v is None else str(v) for v in row] for row in self.rows
+        ]
+        widths = (
+            [
+                max(len(line[i]) for line in lines if i < len(line))
+                for i in range(max(len(line) for line in lines))
+            ]
+            if lines
+            else []
+        )
+        text = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip()
+            for line in lines
+        ]
         if self.header:
             text.insert(1, "  ".join("-" * w for w in widths))
         if self.caption:

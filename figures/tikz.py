@@ -5,8 +5,7 @@ import re
 from figures.style import PALETTE
 from scratchllm.model import SwiGLU
 
-TIKZ_LIBRARIES = ("positioning", "arrows.meta", "fit", "calc", "shapes.misc",
-                  "backgrounds")
+TIKZ_LIBRARIES = ("positioning", "arrows.meta", "fit", "calc", "shapes.misc", "backgrounds")
 
 
 class TikZPicture:
@@ -24,13 +23,13 @@ class TikZPicture:
         used = sorted(set(re.findall(r"house([a-z]+)", self.environment())))
         return "\n".join(
             rf"\definecolor{{house{name}}}{{HTML}}{{{PALETTE[name][1:]}}}"
-            for name in used if name in PALETTE
+            for name in used
+            if name in PALETTE
         )
 
     def environment(self):
         options = f"[\n{self.options}\n]" if self.options else ""
-        return (rf"\begin{{tikzpicture}}{options}" + "\n" + self.body
-                + "\n" + r"\end{tikzpicture}")
+        return rf"\begin{{tikzpicture}}{options}" + "\n" + self.body + "\n" + r"\end{tikzpicture}"
 
     def _repr_latex_(self):
         return self.colour_definitions() + "\n" + self.environment()
@@ -92,7 +91,6 @@ def attention_block_diagram(module, seq_len):
     d = C // H
     qkv_out = module.c_attn.out_features
     proj_in, proj_out = module.c_proj.in_features, module.c_proj.out_features
-
 
     body = rf"""
 \node[tensor] (x)
@@ -179,8 +177,10 @@ def gpt_architecture_diagram(model, seq_len=None):
     rope = block.attn.rotary is not None
 
     def norm(name, module):
-        return (rf"\texttt{{{name}}}: {type(module).__name__} \quad "
-                rf"{{\footnotesize {_count(_params(module))} parameters}}")
+        return (
+            rf"\texttt{{{name}}}: {type(module).__name__} \quad "
+            rf"{{\footnotesize {_count(_params(module))} parameters}}"
+        )
 
     ln_1, ln_2 = norm(r"ln\_1", block.ln_1), norm(r"ln\_2", block.ln_2)
     ln_f = norm(r"ln\_f", model.transformer.ln_f)
@@ -221,12 +221,19 @@ def gpt_architecture_diagram(model, seq_len=None):
 \draw[flow] (wte) -- node[dims, right] {{{shape}}} (drop);"""
 
     rope_note = ", RoPE" if rope else ""
-    attn_note = (rf"{H} heads $\times$ {d}{rope_note}, "
-                 f"{_count(_params(block.attn))} parameters")
-    head_params = (r"tied to \texttt{wte}: no parameters of its own" if tied
-                   else f"{_count(_params(head))} parameters")
+    attn_note = (
+        rf"{H} heads $\times$ {d}{rope_note}, "
+        f"{_count(_params(block.attn))} parameters"
+    )
+    head_params = (
+        r"tied to \texttt{wte}: no parameters of its own"
+        if tied
+        else f"{_count(_params(head))} parameters"
+    )
     per_block = _count(_params(block))
-    body = embed + rf"""
+    body = (
+        embed
+        + rf"""
 \node[layer, wide, below=11mm of drop] (ln1) {{{ln_1}}};
 \node[layer, wide, below=of ln1] (attn)
   {{\texttt{{attn}}: causal self-attention\\
@@ -271,4 +278,5 @@ def gpt_architecture_diagram(model, seq_len=None):
   \node[group, fit=(res1) (rail) (ln1) (attn) (mlp) (add2) (repeat)] {{}};
 \end{{scope}}
 """
+    )
     return TikZPicture(body, _STYLES)

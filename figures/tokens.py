@@ -34,14 +34,27 @@ def plot_bytes_per_token(vocab_sizes, bytes_per_token, highlight=None):
     fig, ax = figure(height_ratio=0.5)
     ax.plot(sizes, values, "o-", color=PALETTE["blue"], markersize=4)
     for size, value in zip(sizes, values, strict=True):
-        ax.annotate(f"{value:.2f}", xy=(size, value), xytext=(0, 6),
-                    textcoords="offset points", ha="center", fontsize=7)
+        ax.annotate(
+            f"{value:.2f}",
+            xy=(size, value),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+        )
     if highlight is not None:
         if highlight not in sizes:
             raise ValueError(f"highlight {highlight} is not one of the sizes")
         value = values[list(sizes).index(highlight)]
-        ax.plot([highlight], [value], "o", color=PALETTE["orange"],
-                markersize=7, zorder=3, label=f"the book's {highlight:,}")
+        ax.plot(
+            [highlight],
+            [value],
+            "o",
+            color=PALETTE["orange"],
+            markersize=7,
+            zorder=3,
+            label=f"the book's {highlight:,}",
+        )
         ax.legend(loc="lower right", frameon=False)
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, labels=[f"{int(s):,}" for s in sizes])
@@ -66,8 +79,9 @@ def plot_positions(matrix, max_channels=None):
     limit = max(np.abs(pe).max(), 1e-12)
 
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.55))
-    image = ax.imshow(pe, cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      aspect="auto", interpolation="nearest")
+    image = ax.imshow(
+        pe, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest"
+    )
     ax.set_xlabel("channel")
     ax.set_ylabel("position")
     for spine in ax.spines.values():
@@ -101,8 +115,7 @@ def plot_similarity_by_offset(offsets, similarities):
     for label, values in similarities.items():
         values = _to_numpy(values)
         if values.shape != offsets.shape:
-            raise ValueError(f"{label}: {values.shape[0]} values for "
-                             f"{offsets.shape[0]} offsets")
+            raise ValueError(f"{label}: {values.shape[0]} values for {offsets.shape[0]} offsets")
         ax.plot(offsets, values, label=label)
     ax.axhline(0, color=PALETTE["gray"], linewidth=0.6, linestyle=":")
     ax.set_xlim(offsets.min(), offsets.max())

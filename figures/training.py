@@ -16,16 +16,22 @@ def plot_lr_schedule(steps, lrs, warmup_steps=None):
     warmup marked by a dotted line when warmup_steps is given."""
     steps, lrs = list(steps), list(lrs)
     if not steps or len(steps) != len(lrs):
-        raise ValueError(f"need as many steps as rates, not {len(steps)} "
-                         f"and {len(lrs)}, and at least one")
+        raise ValueError(
+            f"need as many steps as rates, not {len(steps)} and {len(lrs)}, and at least one"
+        )
     fig, ax = figure(height_ratio=0.4)
     ax.plot(steps, lrs, color=PALETTE["blue"])
     if warmup_steps:
-        ax.axvline(warmup_steps, color=PALETTE["gray"], linestyle=":",
-                   linewidth=0.8)
-        ax.annotate("end of warmup", (warmup_steps, 0.5 * max(lrs)),
-                    xytext=(4, 0), textcoords="offset points",
-                    fontsize=7, color=PALETTE["gray"], va="center")
+        ax.axvline(warmup_steps, color=PALETTE["gray"], linestyle=":", linewidth=0.8)
+        ax.annotate(
+            "end of warmup",
+            (warmup_steps, 0.5 * max(lrs)),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=7,
+            color=PALETTE["gray"],
+            va="center",
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate")
     ax.set_ylim(bottom=0)
@@ -37,13 +43,13 @@ def _curves(history):
     """(steps, train losses) of every record, (steps, val losses) of the
     records with a validation loss."""
     train = [(r["step"], r["train_loss"]) for r in history]
-    val = [(r["step"], r["val_loss"]) for r in history
-           if r.get("val_loss") is not None]
+    val = [(r["step"], r["val_loss"]) for r in history if r.get("val_loss") is not None]
     return train, val
 
 
-def plot_loss_curves(history, tokens_per_step=None, reference=None,
-                     reference_label=None, log_x=False):
+def plot_loss_curves(
+    history, tokens_per_step=None, reference=None, reference_label=None, log_x=False
+):
     """Train loss (a thin line, every record) and validation loss (dots on a
     line, every evaluation) of one run.
 
@@ -58,19 +64,30 @@ def plot_loss_curves(history, tokens_per_step=None, reference=None,
         raise ValueError("the history has no records")
     scale = 1.0 if tokens_per_step is None else tokens_per_step / 1e6
     fig, ax = figure(height_ratio=0.55)
-    ax.plot([s * scale for s, _ in train], [v for _, v in train],
-            color=PALETTE["blue"], linewidth=0.8, alpha=0.8, label="train")
+    ax.plot(
+        [s * scale for s, _ in train],
+        [v for _, v in train],
+        color=PALETTE["blue"],
+        linewidth=0.8,
+        alpha=0.8,
+        label="train",
+    )
     if val:
-        ax.plot([s * scale for s, _ in val], [v for _, v in val],
-                color=PALETTE["orange"], marker="o", markersize=2.5,
-                label="validation")
+        ax.plot(
+            [s * scale for s, _ in val],
+            [v for _, v in val],
+            color=PALETTE["orange"],
+            marker="o",
+            markersize=2.5,
+            label="validation",
+        )
     if reference is not None:
-        ax.axhline(reference, color=PALETTE["gray"], linestyle="--",
-                   linewidth=0.8, label=reference_label)
+        ax.axhline(
+            reference, color=PALETTE["gray"], linestyle="--", linewidth=0.8, label=reference_label
+        )
     if log_x:
         ax.set_xscale("log")
-    ax.set_xlabel("optimizer step" if tokens_per_step is None
-                  else "training tokens (millions)")
+    ax.set_xlabel("optimizer step" if tokens_per_step is None else "training tokens (millions)")
     ax.set_ylabel("loss (nats per token)")
     ax.legend(frameon=False)
     return fig
@@ -89,8 +106,9 @@ def plot_val_loss_by_tokens(runs):
     for label, (tokens, losses) in runs.items():
         tokens, losses = list(tokens), list(losses)
         if not tokens or len(tokens) != len(losses):
-            raise ValueError(f"run {label!r}: need as many token counts as "
-                             f"losses, and at least one")
+            raise ValueError(
+                f"run {label!r}: need as many token counts as losses, and at least one"
+            )
         ax.plot(tokens, losses, marker="o", markersize=2.5, label=label)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_tokens_label))

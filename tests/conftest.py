@@ -11,8 +11,11 @@ for path in (ROOT / "code", ROOT):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--device", default="cpu",
-                     help="torch device for the library's tests, e.g. cuda (default: cpu)")
+    parser.addoption(
+        "--device",
+        default="cpu",
+        help="torch device for the library's tests, e.g. cuda (default: cpu)",
+    )
 
 
 @pytest.fixture

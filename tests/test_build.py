@@ -28,8 +28,21 @@ EVERY_CHAPTER = ["alpha.md", "beta.md", "extra.ipynb", "intro.md", "second.md"]
 def build(command, book, out, *args, **env_vars):
     env = dict(os.environ, BOOK_BOOTSTRAPPED="1", **env_vars)
     return subprocess.run(
-        [sys.executable, str(ROOT / "build.py"), command, "--book", str(book), "--out", str(out),
-         *args], capture_output=True, text=True, env=env, timeout=900)
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            command,
+            "--book",
+            str(book),
+            "--out",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
 
 
 def executed(proc) -> list[str]:
@@ -38,8 +51,9 @@ def executed(proc) -> list[str]:
 
 
 def pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def copy_book(tmp: Path, source: Path = MINI, out: Path | None = None) -> tuple[Path, Path]:
@@ -67,6 +81,7 @@ def built(tmp_path_factory):
 
 
 # --- The PDF itself ---------------------------------------------------------
+
 
 @pytest.mark.latex
 def test_first_build_executes_every_chapter(built):
@@ -138,8 +153,10 @@ def test_links_bookmarks_and_metadata(built):
             elif action.get("/S") == "/GoTo" or "/Dest" in annot.get_object():
                 internal += 1
     assert "https://example.org/videos/intro?t=1#start" in uris  # video link, # kept
-    assert any(u.startswith("https://example.org/mini-book/blob/main/") and u.endswith("/intro.md")
-               for u in uris), uris
+    assert any(
+        u.startswith("https://example.org/mini-book/blob/main/") and u.endswith("/intro.md")
+        for u in uris
+    ), uris
     assert internal >= 6  # toc, cross-references, citations
     titles = []
 
@@ -157,6 +174,7 @@ def test_links_bookmarks_and_metadata(built):
 
 # --- Incremental rebuilds --------------------------------------------------
 
+
 @pytest.mark.latex
 def test_noop_rebuild_executes_and_typesets_nothing(built):
     book, out, _ = built
@@ -172,19 +190,33 @@ def test_noop_rebuild_executes_and_typesets_nothing(built):
 # What a build with nothing to do must not load: each costs tens of milliseconds
 # of a no-op build that should take well under a second (bench/bench_build.py).
 # (nbformat, which reads the caches, brings jsonschema; markdown-it finds {eval} roles.)
-CONVERTING_MODULES = {"rich", "jinja2", "pygments", "nbconvert", "nbclient", "jupytext",
-                      "pylatexenc", "qrcode"}
+CONVERTING_MODULES = {
+    "rich",
+    "jinja2",
+    "pygments",
+    "nbconvert",
+    "nbclient",
+    "jupytext",
+    "pylatexenc",
+    "qrcode",
+}
 
 
 @pytest.mark.latex
 def test_noop_rebuild_imports_none_of_the_converters(built):
     book, out, _ = built
-    script = ("import sys; from bookbuild.cli import main; code = main();"
-              " print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr);"
-              " sys.exit(code)")
+    script = (
+        "import sys; from bookbuild.cli import main; code = main();"
+        " print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr);"
+        " sys.exit(code)"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", script, "pdf", "--book", str(book), "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, BOOK_BOOTSTRAPPED="1"))
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, BOOK_BOOTSTRAPPED="1"),
+    )
     assert proc.returncode == 0, proc.stderr
     loaded = set(eval(proc.stderr.strip().splitlines()[-1]))
     assert "unchanged)" in proc.stderr
@@ -204,6 +236,7 @@ def test_prose_edit_rerenders_without_executing(built, tmp_path):
 
 # --- Errors point at the author's file and line ------------------------------
 
+
 @pytest.mark.latex
 def test_failing_cell_names_file_and_line_and_keeps_last_pdf(built, tmp_path):
     book, out = copy_book(tmp_path, built[0], built[1])
@@ -222,29 +255,38 @@ def test_failing_cell_names_file_and_line_and_keeps_last_pdf(built, tmp_path):
 def test_error_in_a_function_from_an_earlier_cell_names_both_lines(tmp_path):
     book, out = copy_book(tmp_path)
     chapter = book.resolve() / "beta.md"
-    chapter.write_text(chapter.read_text()
-                       + "\n```{code-cell} python\ndef checked(x):\n    if x > 1:\n"
-                         "        raise ValueError(f'too big: {x}')\n    return x\n```\n"
-                       + "\nSome prose between the cells.\n"
-                       + "\n```{code-cell} python\ny = 1\nchecked(y + 1)\n```\n")
+    chapter.write_text(
+        chapter.read_text() + "\n```{code-cell} python\ndef checked(x):\n    if x > 1:\n"
+        "        raise ValueError(f'too big: {x}')\n    return x\n```\n"
+        + "\nSome prose between the cells.\n"
+        + "\n```{code-cell} python\ny = 1\nchecked(y + 1)\n```\n"
+    )
     lines = chapter.read_text().splitlines()
     raised = lines.index("        raise ValueError(f'too big: {x}')") + 1
     called = lines.index("checked(y + 1)") + 1
     proc = build("execute", book, out, "--only", "beta")
     assert proc.returncode == 1
-    assert (f"beta.md:{raised}: code cell failed with ValueError: too big: 2 "
-            f"(in a function called at {chapter}:{called})") in proc.stderr, proc.stderr
+    assert (
+        f"beta.md:{raised}: code cell failed with ValueError: too big: 2 "
+        f"(in a function called at {chapter}:{called})"
+    ) in proc.stderr, proc.stderr
 
 
 @pytest.mark.latex
 def test_latex_error_is_traced_to_the_cell(built, tmp_path):
     book, out = copy_book(tmp_path, built[0], built[1])
     pdf_before = (out / "book.pdf").read_bytes()
-    cell = ("\n```{code-cell} python\nfrom IPython.display import Latex\n"
-            "Latex(r'\\notamacro')\n```\n")
+    cell = (
+        "\n```{code-cell} python\nfrom IPython.display import Latex\nLatex(r'\\notamacro')\n```\n"
+    )
     book.joinpath("second.md").write_text(book.joinpath("second.md").read_text() + cell)
-    line = book.joinpath("second.md").read_text().splitlines().index(
-        "from IPython.display import Latex") + 1
+    line = (
+        book.joinpath("second.md")
+        .read_text()
+        .splitlines()
+        .index("from IPython.display import Latex")
+        + 1
+    )
     proc = build("pdf", book, out)
     assert proc.returncode == 1
     assert f"second.md:{line}: LaTeX error: Undefined control sequence" in proc.stderr
@@ -252,10 +294,13 @@ def test_latex_error_is_traced_to_the_cell(built, tmp_path):
 
 
 @pytest.mark.latex
-@pytest.mark.parametrize("old, new, key", [
-    ("as in @vaswani2017attention", "as in @nosuchpaper2099", "nosuchpaper2099"),
-    ("{numref}`fig-line`", "{numref}`fig-nowhere`", "fig-nowhere"),
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("as in @vaswani2017attention", "as in @nosuchpaper2099", "nosuchpaper2099"),
+        ("{numref}`fig-line`", "{numref}`fig-nowhere`", "fig-nowhere"),
+    ],
+)
 def test_undefined_citation_or_reference_fails_before_latex(built, tmp_path, old, new, key):
     book, out = copy_book(tmp_path, built[0], built[1])
     edit(book / "intro.md", old, new)
@@ -278,6 +323,7 @@ def test_bad_book_yml_names_the_line(tmp_path):
 
 # --- The execution cache -----------------------------------------------------
 
+
 def test_cache_invalidation_rules(tmp_path):
     book, out = copy_book(tmp_path)
     assert executed(build("execute", book, out)) == EVERY_CHAPTER
@@ -294,17 +340,22 @@ def test_cache_invalidation_rules(tmp_path):
     assert executed(proc) == ["second.md"], "only the chapter that imports the library"
     assert "code/minilib.py changed" in proc.stderr
 
-    edit(book / "intro.md", "import json, os, pathlib\nimport numpy",
-         "import json, os, pathlib  # same artifact\nimport numpy")
-    assert executed(build("execute", book, out)) == ["intro.md"], \
+    edit(
+        book / "intro.md",
+        "import json, os, pathlib\nimport numpy",
+        "import json, os, pathlib  # same artifact\nimport numpy",
+    )
+    assert executed(build("execute", book, out)) == ["intro.md"], (
         "an unchanged artifact does not invalidate its users"
+    )
 
     edit(book / "intro.md", "np.arange(5)", "np.arange(6)")
     assert executed(build("execute", book, out)) == ["intro.md", "second.md"]
 
     shutil.rmtree(out / "artifacts" / "numbers")
-    assert executed(build("execute", book, out)) == ["intro.md"], \
+    assert executed(build("execute", book, out)) == ["intro.md"], (
         "a lost artifact is rebuilt by its producer; identical, so its users stay cached"
+    )
 
     edit(book / "values.csv", "two,2", "two,20")
     proc = build("execute", book, out)
@@ -323,8 +374,9 @@ def test_a_package_version_change_changes_the_cache_key(monkeypatch):
     key = execute.static_key(book, chapter, nb, HashMemo())
     assert execute.static_key(book, chapter, nb, HashMemo()) == key
     real = metadata.version
-    monkeypatch.setattr(metadata, "version",
-                        lambda name: "0.0.1-upgraded" if name == "numpy" else real(name))
+    monkeypatch.setattr(
+        metadata, "version", lambda name: "0.0.1-upgraded" if name == "numpy" else real(name)
+    )
     assert execute.static_key(book, chapter, nb, HashMemo()) != key
 
 
@@ -346,7 +398,8 @@ def test_independent_chapters_run_at_the_same_time(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert executed(proc) == EVERY_CHAPTER
     (a_start, a_end), (b_start, b_end) = (
-        map(float, (spans / f"{name}.span").read_text().split()) for name in ("alpha", "beta"))
+        map(float, (spans / f"{name}.span").read_text().split()) for name in ("alpha", "beta")
+    )
     assert a_start < b_end and b_start < a_end, "the two sleeps overlap"
     lines = proc.stderr.splitlines()
 
@@ -354,8 +407,12 @@ def test_independent_chapters_run_at_the_same_time(tmp_path):
         return next(i for i, row in enumerate(lines) if row.startswith(prefix))
 
     first_end = min(first("executed alpha.md"), first("executed beta.md"))
-    for started in ("executing alpha.md", "executing beta.md", "alpha.md: cell 2/2",
-                    "beta.md: cell 1/1"):
+    for started in (
+        "executing alpha.md",
+        "executing beta.md",
+        "alpha.md: cell 2/2",
+        "beta.md: cell 1/1",
+    ):
         assert first(started) < first_end, f"{started!r} logged after a run ended"
 
 
@@ -388,8 +445,20 @@ def test_a_killed_build_leaves_a_cache_the_next_build_trusts(tmp_path):
     env = dict(os.environ, BOOK_BOOTSTRAPPED="1")
     with open(log, "w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "build.py"), "execute", "--book", str(book), "--out",
-             str(out), "-v"], stderr=stderr, env=env, start_new_session=True)
+            [
+                sys.executable,
+                str(ROOT / "build.py"),
+                "execute",
+                "--book",
+                str(book),
+                "--out",
+                str(out),
+                "-v",
+            ],
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while "second.md: cell 1/" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -419,9 +488,16 @@ def test_a_dying_kernel_is_reported_with_the_cell(tmp_path):
 
 # --- Progress while chapters run ---------------------------------------------
 
+
 def test_durations_read_like_a_clock():
     assert [duration(s) for s in (0, 5.9, 65, 185, 3599, 3725)] == [
-        "0m00s", "0m05s", "1m05s", "3m05s", "59m59s", "1h02m05s"]
+        "0m00s",
+        "0m05s",
+        "1m05s",
+        "3m05s",
+        "59m59s",
+        "1h02m05s",
+    ]
 
 
 class FakeClock:
@@ -445,13 +521,17 @@ def test_a_plain_line_comes_at_a_cell_start_once_a_period_has_passed():
         clock.now += 29
         log.cell("pretraining.md", 15, 40, "book/pretraining.md:330")
     assert stream.getvalue().splitlines() == [
-        "pretraining.md: cell 14/40 (book/pretraining.md:312), 3m05s elapsed, last run 5m20s"]
+        "pretraining.md: cell 14/40 (book/pretraining.md:312), 3m05s elapsed, last run 5m20s"
+    ]
 
 
-@pytest.mark.parametrize("level, expected", [
-    (0, []),
-    (2, ["a.md: cell 1/2 (a.md:10), 0m00s elapsed", "a.md: cell 2/2 (a.md:20), 1m40s elapsed"]),
-])
+@pytest.mark.parametrize(
+    "level, expected",
+    [
+        (0, []),
+        (2, ["a.md: cell 1/2 (a.md:10), 0m00s elapsed", "a.md: cell 2/2 (a.md:20), 1m40s elapsed"]),
+    ],
+)
 def test_quiet_shows_no_progress_and_verbose_every_cell(level, expected):
     clock, stream = FakeClock(), io.StringIO()
     log = Log(level, stream, period=30, clock=clock)
@@ -490,8 +570,10 @@ def test_a_terminal_gets_one_bar_per_running_chapter(monkeypatch):
     bars = [row for row in shown.splitlines() if "13/40" in row]
     assert bars and "pretraining.md" in bars[-1] and "(book/pretraining.md:312)" in bars[-1]
     assert "last run 5m20s" in bars[-1]
-    assert any("sampling.md" in row and "1/5" in row and "(book/sampling.md:40)" in row
-               for row in shown.splitlines())
+    assert any(
+        "sampling.md" in row and "1/5" in row and "(book/sampling.md:40)" in row
+        for row in shown.splitlines()
+    )
     assert "a message while the bars are shown" in shown
     assert log._bars is None, "the bars go once no chapter runs"
 
@@ -499,8 +581,12 @@ def test_a_terminal_gets_one_bar_per_running_chapter(monkeypatch):
 def test_progress_lines_of_a_build_name_the_cell_and_the_last_run(tmp_path):
     book, out = copy_book(tmp_path)
     lines = (book / "alpha.md").read_text().splitlines()
-    sleeping = f"{book.resolve() / 'alpha.md'}:{lines.index('from overlap import sleep_beside') + 1}"
-    progress = re.compile(r"^alpha\.md: cell (\d)/2 \((\S+)\), \dm\d\ds elapsed(, last run .*)?$", re.M)
+    sleeping = (
+        f"{book.resolve() / 'alpha.md'}:{lines.index('from overlap import sleep_beside') + 1}"
+    )
+    progress = re.compile(
+        r"^alpha\.md: cell (\d)/2 \((\S+)\), \dm\d\ds elapsed(, last run .*)?$", re.M
+    )
 
     proc = build("execute", book, out, "--only", "alpha", BOOK_PROGRESS_SECONDS="0.2")
     assert proc.returncode == 0, proc.stderr
@@ -509,14 +595,18 @@ def test_progress_lines_of_a_build_name_the_cell_and_the_last_run(tmp_path):
     record = nbformat.read(out / "cache" / "alpha.ipynb", as_version=4).metadata["book_cache"]
     assert 1 <= record["seconds"] < 120
 
-    proc = build("execute", book, out, "--only", "alpha", "--rerun", "-v",
-                 BOOK_PROGRESS_SECONDS="1000")  # no periodic line: only the cell starts
+    proc = build(
+        "execute", book, out, "--only", "alpha", "--rerun", "-v", BOOK_PROGRESS_SECONDS="1000"
+    )  # no periodic line: only the cell starts
     assert proc.returncode == 0, proc.stderr
     estimate = f", last run {duration(record['seconds'])}"
     assert [(cell, last) for cell, _, last in progress.findall(proc.stderr)] == [
-        ("1", estimate), ("2", estimate)], "-v: a line at each cell start"
+        ("1", estimate),
+        ("2", estimate),
+    ], "-v: a line at each cell start"
 
-    proc = build("execute", book, out, "--only", "alpha", "--rerun", "-q",
-                 BOOK_PROGRESS_SECONDS="0.2")
+    proc = build(
+        "execute", book, out, "--only", "alpha", "--rerun", "-q", BOOK_PROGRESS_SECONDS="0.2"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "alpha.md:" not in proc.stderr

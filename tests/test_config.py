@@ -78,8 +78,11 @@ def test_a_book_yml_that_passed_is_not_checked_again_and_an_edit_is(full_book, t
 
 @pytest.fixture
 def full_book(tmp_path):
-    return write_book(tmp_path, BOOK_YML, ["one.md", "two.md", "three.ipynb", "appa.md",
-                                           "appb.md", "refs.bib", "corpus.txt"])
+    return write_book(
+        tmp_path,
+        BOOK_YML,
+        ["one.md", "two.md", "three.ipynb", "appa.md", "appb.md", "refs.bib", "corpus.txt"],
+    )
 
 
 def test_chapters_numbered_in_parts_then_appendices(full_book):
@@ -92,7 +95,13 @@ def test_chapters_numbered_in_parts_then_appendices(full_book):
         ("appa", "A", None, True),
         ("appb", "B", None, True),
     ]
-    assert [c.label for c in book.chapters] == ["ch-one", "ch-two", "ch-three", "ch-appa", "ch-appb"]
+    assert [c.label for c in book.chapters] == [
+        "ch-one",
+        "ch-two",
+        "ch-three",
+        "ch-appa",
+        "ch-appb",
+    ]
 
 
 def test_book_metadata(full_book):
@@ -147,56 +156,107 @@ def test_missing_book_yml(tmp_path):
 
 # Each bad book.yml marks the line its error must name with "# <-" (a YAML comment).
 BAD_BOOKS = [
-    pytest.param("subtitle: no title here  # <-\nparts:\n  - chapters: [a.md]\n", ["a.md"],
-                 "book.yml needs a 'title'", id="missing-title"),
-    pytest.param("title: ''  # <-\nparts:\n  - chapters: [a.md]\n", ["a.md"],
-                 "'title' must not be empty", id="empty-title"),
-    pytest.param("""\
+    pytest.param(
+        "subtitle: no title here  # <-\nparts:\n  - chapters: [a.md]\n",
+        ["a.md"],
+        "book.yml needs a 'title'",
+        id="missing-title",
+    ),
+    pytest.param(
+        "title: ''  # <-\nparts:\n  - chapters: [a.md]\n",
+        ["a.md"],
+        "'title' must not be empty",
+        id="empty-title",
+    ),
+    pytest.param(
+        """\
         title: T
         parts:
           - title: P
             chapters:
               - file: a.md
               - file: missing.md  # <-
-        """, ["a.md"], "chapter file 'missing.md' not found", id="missing-chapter-file"),
+        """,
+        ["a.md"],
+        "chapter file 'missing.md' not found",
+        id="missing-chapter-file",
+    ),
     # 'tokenizer.md' is a substring of 'bpe-tokenizer.md' on an earlier line
-    pytest.param("""\
+    pytest.param(
+        """\
         title: T
         parts:
           - title: P
             chapters:
               - file: bpe-tokenizer.md
               - file: tokenizer.md  # <-
-        """, ["bpe-tokenizer.md"], "chapter file 'tokenizer.md' not found",
-                 id="missing-chapter-not-a-longer-name"),
-    pytest.param("title: T\nparts:\n  - chapters: [a.md]\nappendices:\n  - gone.md  # <-\n",
-                 ["a.md"], "chapter file 'gone.md' not found", id="missing-appendix"),
-    pytest.param("title: T\nchapters:\n  - a.md\n  - file: b.md  # <-\n", ["a.md"],
-                 "chapter file 'b.md' not found", id="missing-top-level-chapter"),
-    pytest.param("""\
+        """,
+        ["bpe-tokenizer.md"],
+        "chapter file 'tokenizer.md' not found",
+        id="missing-chapter-not-a-longer-name",
+    ),
+    pytest.param(
+        "title: T\nparts:\n  - chapters: [a.md]\nappendices:\n  - gone.md  # <-\n",
+        ["a.md"],
+        "chapter file 'gone.md' not found",
+        id="missing-appendix",
+    ),
+    pytest.param(
+        "title: T\nchapters:\n  - a.md\n  - file: b.md  # <-\n",
+        ["a.md"],
+        "chapter file 'b.md' not found",
+        id="missing-top-level-chapter",
+    ),
+    pytest.param(
+        """\
         title: T
         parts:
           - chapters:
               - a.md
               - notes.txt  # <-
-        """, ["a.md", "notes.txt"], "chapter 'notes.txt' must be a .md (MyST) or .ipynb file",
-                 id="bad-suffix"),
-    pytest.param("title: T\nparts:\n  - title: P\n   chapters: x  # <-\n", [],
-                 "book.yml is not valid YAML", id="invalid-yaml"),
-    pytest.param("""\
+        """,
+        ["a.md", "notes.txt"],
+        "chapter 'notes.txt' must be a .md (MyST) or .ipynb file",
+        id="bad-suffix",
+    ),
+    pytest.param(
+        "title: T\nparts:\n  - title: P\n   chapters: x  # <-\n",
+        [],
+        "book.yml is not valid YAML",
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        """\
         title: T
         parts:
           - chapters:
               - file: a.md
                 data: [nope.csv]  # <-
-        """, ["a.md"], "nope.csv declared by 'a.md' not found", id="missing-data-file"),
-    pytest.param("title: T\nparts:  # <-\n  - title: P\n    chapters: []\n", [],
-                 "book.yml lists no chapters", id="no-chapters"),
-    pytest.param("title: T\nappendices: []\nchapters:  # <-\n", [],
-                 "book.yml lists no chapters", id="no-chapters-top-level"),
-    pytest.param("title: T\nbibliography: refs.bib  # <-\nparts:\n  - chapters: [a.md]\n",
-                 ["a.md"], "bibliography 'refs.bib' not found", id="missing-bibliography"),
-    pytest.param("""\
+        """,
+        ["a.md"],
+        "nope.csv declared by 'a.md' not found",
+        id="missing-data-file",
+    ),
+    pytest.param(
+        "title: T\nparts:  # <-\n  - title: P\n    chapters: []\n",
+        [],
+        "book.yml lists no chapters",
+        id="no-chapters",
+    ),
+    pytest.param(
+        "title: T\nappendices: []\nchapters:  # <-\n",
+        [],
+        "book.yml lists no chapters",
+        id="no-chapters-top-level",
+    ),
+    pytest.param(
+        "title: T\nbibliography: refs.bib  # <-\nparts:\n  - chapters: [a.md]\n",
+        ["a.md"],
+        "bibliography 'refs.bib' not found",
+        id="missing-bibliography",
+    ),
+    pytest.param(
+        """\
         title: T
         parts:
           - chapters:
@@ -204,9 +264,13 @@ BAD_BOOKS = [
                 produces: [x]
               - file: b.md  # <-
                 uses: [x, y]
-        """, ["a.md", "b.md"], "b.md uses artifact 'y', which no chapter produces",
-                 id="artifact-never-produced"),
-    pytest.param("""\
+        """,
+        ["a.md", "b.md"],
+        "b.md uses artifact 'y', which no chapter produces",
+        id="artifact-never-produced",
+    ),
+    pytest.param(
+        """\
         title: T
         parts:
           - chapters:
@@ -214,11 +278,19 @@ BAD_BOOKS = [
                 produces: [x]
               - file: b.md  # <-
                 produces: [x]
-        """, ["a.md", "b.md"], "artifact 'x' is produced by both a.md and b.md",
-                 id="duplicate-producers"),
-    pytest.param("title: T\nparts:\n  - chapters: [a.md]\nappendices: [a.ipynb]  # <-\n",
-                 ["a.md", "a.ipynb"], "two chapters share the name 'a'", id="duplicate-ids"),
-    pytest.param("""\
+        """,
+        ["a.md", "b.md"],
+        "artifact 'x' is produced by both a.md and b.md",
+        id="duplicate-producers",
+    ),
+    pytest.param(
+        "title: T\nparts:\n  - chapters: [a.md]\nappendices: [a.ipynb]  # <-\n",
+        ["a.md", "a.ipynb"],
+        "two chapters share the name 'a'",
+        id="duplicate-ids",
+    ),
+    pytest.param(
+        """\
         title: T
         chapters:
           - file: a.md  # <-
@@ -227,44 +299,98 @@ BAD_BOOKS = [
           - file: b.md
             produces: [y]
             uses: [x]
-        """, ["a.md", "b.md"], "artifact cycle: a -> b -> a", id="cycle"),
+        """,
+        ["a.md", "b.md"],
+        "artifact cycle: a -> b -> a",
+        id="cycle",
+    ),
     # the schema: unknown keys at every level, with the closest valid key
-    pytest.param("title: T\nbibliografy: refs.bib  # <-\nchapters: [a.md]\n", ["a.md"],
-                 "unknown key 'bibliografy' (did you mean 'bibliography'?)",
-                 id="unknown-top-level-key"),
-    pytest.param("title: T\nexecute:\n  timeout: 5\n  sed: 3  # <-\nchapters: [a.md]\n",
-                 ["a.md"], "unknown key 'sed' (did you mean 'seed'?)", id="unknown-execute-key"),
-    pytest.param("title: T\nparts:\n  - titel: P  # <-\n    chapters: [a.md]\n", ["a.md"],
-                 "unknown key 'titel' (did you mean 'title'?)", id="unknown-part-key"),
-    pytest.param("""\
+    pytest.param(
+        "title: T\nbibliografy: refs.bib  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "unknown key 'bibliografy' (did you mean 'bibliography'?)",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "title: T\nexecute:\n  timeout: 5\n  sed: 3  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "unknown key 'sed' (did you mean 'seed'?)",
+        id="unknown-execute-key",
+    ),
+    pytest.param(
+        "title: T\nparts:\n  - titel: P  # <-\n    chapters: [a.md]\n",
+        ["a.md"],
+        "unknown key 'titel' (did you mean 'title'?)",
+        id="unknown-part-key",
+    ),
+    pytest.param(
+        """\
         title: T
         chapters:
           - file: a.md
             produce: [x]  # <-
-        """, ["a.md"], "unknown key 'produce' (did you mean 'produces'?)",
-                 id="unknown-chapter-key"),
-    pytest.param("title: T\nprose:\n  allowed: [GPT-2]  # <-\nchapters: [a.md]\n", ["a.md"],
-                 "unknown key 'allowed' (did you mean 'allow'?)", id="unknown-prose-key"),
-    pytest.param("title: T\nchapters: [a.md]\nzzz: 1  # <-\n", ["a.md"],
-                 "unknown key 'zzz' (valid keys: title, subtitle,", id="unknown-key-no-match"),
+        """,
+        ["a.md"],
+        "unknown key 'produce' (did you mean 'produces'?)",
+        id="unknown-chapter-key",
+    ),
+    pytest.param(
+        "title: T\nprose:\n  allowed: [GPT-2]  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "unknown key 'allowed' (did you mean 'allow'?)",
+        id="unknown-prose-key",
+    ),
+    pytest.param(
+        "title: T\nchapters: [a.md]\nzzz: 1  # <-\n",
+        ["a.md"],
+        "unknown key 'zzz' (valid keys: title, subtitle,",
+        id="unknown-key-no-match",
+    ),
     # the first error in file order wins, whatever order the schema reports them in
-    pytest.param("title: T\nchapterz: [a.md]  # <-\nexecute: {seed: x}\nchapters: [a.md]\n",
-                 ["a.md"], "unknown key 'chapterz'", id="first-error-in-file-order"),
+    pytest.param(
+        "title: T\nchapterz: [a.md]  # <-\nexecute: {seed: x}\nchapters: [a.md]\n",
+        ["a.md"],
+        "unknown key 'chapterz'",
+        id="first-error-in-file-order",
+    ),
     # wrong types
-    pytest.param("title: T\nexecute:\n  seed: seven  # <-\nchapters: [a.md]\n", ["a.md"],
-                 "'seed' must be an integer", id="seed-type"),
-    pytest.param("title: T\nchapters:\n  - file: a.md\n    timeout: 0  # <-\n", ["a.md"],
-                 "'timeout' must be at least 1", id="timeout-minimum"),
-    pytest.param("title: T\nauthors: Ada  # <-\nchapters: [a.md]\n", ["a.md"],
-                 "'authors' must be a list", id="authors-type"),
-    pytest.param("title: T\nchapters:\n  - a.md\n  - [b.md]  # <-\n", ["a.md"],
-                 "each entry of 'chapters' must be a string or a mapping", id="entry-type"),
-    pytest.param("title: T\nchapters:\n  - video: https://v.example  # <-\n", [],
-                 "a chapter entry needs a 'file'", id="entry-without-file"),
+    pytest.param(
+        "title: T\nexecute:\n  seed: seven  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "'seed' must be an integer",
+        id="seed-type",
+    ),
+    pytest.param(
+        "title: T\nchapters:\n  - file: a.md\n    timeout: 0  # <-\n",
+        ["a.md"],
+        "'timeout' must be at least 1",
+        id="timeout-minimum",
+    ),
+    pytest.param(
+        "title: T\nauthors: Ada  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "'authors' must be a list",
+        id="authors-type",
+    ),
+    pytest.param(
+        "title: T\nchapters:\n  - a.md\n  - [b.md]  # <-\n",
+        ["a.md"],
+        "each entry of 'chapters' must be a string or a mapping",
+        id="entry-type",
+    ),
+    pytest.param(
+        "title: T\nchapters:\n  - video: https://v.example  # <-\n",
+        [],
+        "a chapter entry needs a 'file'",
+        id="entry-without-file",
+    ),
     pytest.param("- title: T  # <-\n", [], "book.yml must be a mapping", id="not-a-mapping"),
-    pytest.param("title: T\nparts:\n  - chapters: [a.md]\nchapters: [b.md]  # <-\n",
-                 ["a.md", "b.md"], "book.yml lists both 'chapters' and 'parts'",
-                 id="chapters-and-parts"),
+    pytest.param(
+        "title: T\nparts:\n  - chapters: [a.md]\nchapters: [b.md]  # <-\n",
+        ["a.md", "b.md"],
+        "book.yml lists both 'chapters' and 'parts'",
+        id="chapters-and-parts",
+    ),
 ]
 
 
@@ -277,8 +403,9 @@ def test_bad_book_yml_names_key_and_line(tmp_path, yml, files, message):
 
 
 def test_every_schema_error_is_reported(tmp_path):
-    book = write_book(tmp_path, "title: T\nsubtitel: S\nexecute: {seed: x}\nchapters: [a.md]\n",
-                      ["a.md"])
+    book = write_book(
+        tmp_path, "title: T\nsubtitel: S\nexecute: {seed: x}\nchapters: [a.md]\n", ["a.md"]
+    )
     err = load_error(book)
     assert err.where == f"{source(book)}:2" and "'subtitel'" in err.message
     assert err.detail == f"{source(book)}:3: 'seed' must be an integer"
@@ -336,7 +463,9 @@ def test_schedule_releases_a_chapter_once_its_producers_are_done(tmp_path):
 
 
 def test_cycle_names_its_chapters_in_order_from_the_first(tmp_path):
-    book = write_book(tmp_path, """\
+    book = write_book(
+        tmp_path,
+        """\
         title: T
         chapters:
           - file: a.md
@@ -348,7 +477,9 @@ def test_cycle_names_its_chapters_in_order_from_the_first(tmp_path):
           - file: c.md
             uses: [y]
             produces: [z]
-        """, ["a.md", "b.md", "c.md"])
+        """,
+        ["a.md", "b.md", "c.md"],
+    )
     err = load_error(book)
     # from the earliest chapter; each arrow goes from a producer to a chapter using its artifact
     assert "artifact cycle: a -> b -> c -> a" in err.message
@@ -356,22 +487,34 @@ def test_cycle_names_its_chapters_in_order_from_the_first(tmp_path):
 
 
 def test_a_book_without_parts(tmp_path):
-    book = config.load(write_book(tmp_path, """\
+    book = config.load(
+        write_book(
+            tmp_path,
+            """\
         title: T
         chapters:
           - one.md
           - file: two.ipynb
             timeout: 9
         appendices: [app.md]
-        """, ["one.md", "two.ipynb", "app.md"]))
+        """,
+            ["one.md", "two.ipynb", "app.md"],
+        )
+    )
     got = [(c.id, c.number, c.part, c.appendix, c.timeout) for c in book.chapters]
-    assert got == [("one", "1", None, False, 600), ("two", "2", None, False, 9),
-                   ("app", "A", None, True, 600)]
+    assert got == [
+        ("one", "1", None, False, 600),
+        ("two", "2", None, False, 9),
+        ("app", "A", None, True, 600),
+    ]
     assert book.chapters[1].where == f"{book.source}:4"
 
 
 def test_empty_sections_and_dates_as_text(tmp_path):
-    book = config.load(write_book(tmp_path, """\
+    book = config.load(
+        write_book(
+            tmp_path,
+            """\
         title: T
         date: 2026-05-01
         edition: 2
@@ -384,7 +527,10 @@ def test_empty_sections_and_dates_as_text(tmp_path):
           - title: Written
             chapters: [a.md]
         appendices:
-        """, ["a.md"]))
+        """,
+            ["a.md"],
+        )
+    )
     assert book.date == "2026-05-01"  # not datetime.date, and printed as written
     assert book.edition == "2"
     assert book.prose_allow == ["GPT-2", "20 tokens per parameter"]
@@ -421,7 +567,12 @@ def test_schema_is_valid_and_closed_at_every_level():
 def test_schema_accepts_the_real_book_and_the_fixture():
     assert len(config.load(ROOT / "book").chapters) >= 7
     assert [c.id for c in config.load(ROOT / "tests" / "fixtures" / "mini").chapters] == [
-        "intro", "second", "alpha", "beta", "extra"]
+        "intro",
+        "second",
+        "alpha",
+        "beta",
+        "extra",
+    ]
 
 
 def test_readme_documents_every_schema_key():

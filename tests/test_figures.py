@@ -14,8 +14,7 @@ from scratchllm.model import GPT
 
 
 def diagram(seq_len=9, **fields):
-    config = GPTConfig(**{"block_size": 16, "n_head": 4, "n_embd": 32,
-                          **fields})
+    config = GPTConfig(**{"block_size": 16, "n_head": 4, "n_embd": 32, **fields})
     return attention_block_diagram(CausalSelfAttention(config), seq_len)
 
 
@@ -64,9 +63,7 @@ def test_tikz_picture_defines_only_colours_it_uses():
 
 def test_plot_attention_labels_tokens_and_hides_the_future():
     tokens = ["the", "cat", "sat"]
-    weights = torch.tensor([[1.0, 0.0, 0.0],
-                            [0.4, 0.6, 0.0],
-                            [0.2, 0.3, 0.5]])
+    weights = torch.tensor([[1.0, 0.0, 0.0], [0.4, 0.6, 0.0], [0.2, 0.3, 0.5]])
     fig = plot_attention(weights, tokens, title="head 0")
     ax = fig.axes[0]
     assert isinstance(fig, matplotlib.figure.Figure)
@@ -77,7 +74,8 @@ def test_plot_attention_labels_tokens_and_hides_the_future():
     image = ax.get_images()[0].get_array()
     assert image.mask.sum() == 3  # the three future cells
     assert sorted(t.get_text() for t in ax.texts) == sorted(
-        ["1.00", "0.40", "0.60", "0.20", "0.30", "0.50"])
+        ["1.00", "0.40", "0.60", "0.20", "0.30", "0.50"]
+    )
     plt.close(fig)
 
 
@@ -108,8 +106,9 @@ def count(n):
 
 
 def gpt_diagram(seq_len=None, **fields):
-    config = GPTConfig(**{"block_size": 16, "vocab_size": 100, "n_layer": 3,
-                          "n_head": 4, "n_embd": 32, **fields})
+    config = GPTConfig(
+        **{"block_size": 16, "vocab_size": 100, "n_layer": 3, "n_head": 4, "n_embd": 32, **fields}
+    )
     torch.manual_seed(0)
     model = GPT(config)
     return model, gpt_architecture_diagram(model, seq_len)._repr_latex_()
@@ -136,8 +135,7 @@ def test_gpt_diagram_shows_gpt2_small_numbers():
 def test_gpt_diagram_numbers_come_from_the_model():
     model, latex = gpt_diagram(seq_len=9)
     block = model.transformer.h[0]
-    for module in (model.transformer.wte, model.transformer.wpe, block.ln_1, block.attn,
-                   block.mlp):
+    for module in (model.transformer.wte, model.transformer.wpe, block.ln_1, block.attn, block.mlp):
         assert count(sum(p.numel() for p in module.parameters())) + " parameters" in latex
     assert f"of {count(sum(p.numel() for p in block.parameters()))}" in latex
     assert count(sum(p.numel() for p in model.parameters())) + " parameters in all" in latex
@@ -157,12 +155,15 @@ def test_gpt_diagram_follows_the_config():
     assert gpt_diagram(seq_len=5)[1] != small
 
 
-@pytest.mark.parametrize("field, gpt2_says, modern, modern_says", [
-    ("norm", "LayerNorm", "rmsnorm", "RMSNorm"),
-    ("mlp", "GELU MLP", "swiglu", "SwiGLU"),
-    ("position", r"\texttt{wpe}", "rope", "RoPE"),
-    ("tie_embeddings", r"tied to \texttt{wte}", False, None),
-])
+@pytest.mark.parametrize(
+    "field, gpt2_says, modern, modern_says",
+    [
+        ("norm", "LayerNorm", "rmsnorm", "RMSNorm"),
+        ("mlp", "GELU MLP", "swiglu", "SwiGLU"),
+        ("position", r"\texttt{wpe}", "rope", "RoPE"),
+        ("tie_embeddings", r"tied to \texttt{wte}", False, None),
+    ],
+)
 def test_gpt_diagram_shows_each_architectural_choice(field, gpt2_says, modern, modern_says):
     _, gpt2 = gpt_diagram()
     _, other = gpt_diagram(**{field: modern})
@@ -181,8 +182,9 @@ def test_gpt_diagram_counts_an_untied_lm_head():
 
 
 def test_gpt_diagram_of_a_modern_model():
-    model, latex = gpt_diagram(norm="rmsnorm", mlp="swiglu", position="rope", bias=False,
-                               tie_embeddings=False, n_hidden=80)
+    model, latex = gpt_diagram(
+        norm="rmsnorm", mlp="swiglu", position="rope", bias=False, tie_embeddings=False, n_hidden=80
+    )
     assert r"SwiGLU $32 \to 80 \to 32$" in latex
     assert count(3 * 32 * 80) + " parameters" in latex  # gate, up, down; no biases
     assert "RMSNorm" in latex and "LayerNorm" not in latex

@@ -18,7 +18,7 @@ def house_style():
 
 def test_lsh_probability_is_the_banding_formula():
     s, b, r = 0.7, 14, 9
-    assert lsh_probability(s, b, r) == pytest.approx(1 - (1 - s ** r) ** b)
+    assert lsh_probability(s, b, r) == pytest.approx(1 - (1 - s**r) ** b)
     assert lsh_probability(0.0, b, r) == 0.0
     assert lsh_probability(1.0, b, r) == 1.0
     p = lsh_probability(np.linspace(0, 1, 101), b, r)
@@ -31,9 +31,8 @@ def test_lsh_curve_passes_through_the_threshold_probability():
     assert isinstance(fig, matplotlib.figure.Figure)
     assert ax.get_xlabel() and ax.get_ylabel()
     curve, marker = ax.lines[0], ax.lines[-1]
-    expected = 1 - (1 - 0.7 ** 9) ** 14
-    assert np.interp(0.7, curve.get_xdata(), curve.get_ydata()) == pytest.approx(
-        expected, abs=1e-3)
+    expected = 1 - (1 - 0.7**9) ** 14
+    assert np.interp(0.7, curve.get_xdata(), curve.get_ydata()) == pytest.approx(expected, abs=1e-3)
     assert marker.get_xdata()[0] == 0.7
     assert marker.get_ydata()[0] == pytest.approx(expected)
     assert f"{expected:.2f}" in " ".join(t.get_text() for t in ax.texts)
@@ -50,8 +49,7 @@ def test_lsh_curve_follows_its_parameters():
 
 def test_document_lengths_one_histogram_per_split_on_a_log_axis():
     rng = np.random.default_rng(0)
-    lengths = {"train": rng.integers(100, 100_000, 200),
-               "val": rng.integers(100, 50_000, 20)}
+    lengths = {"train": rng.integers(100, 100_000, 200), "val": rng.integers(100, 50_000, 20)}
     fig = plot_document_lengths(lengths)
     ax = fig.axes[0]
     assert isinstance(fig, matplotlib.figure.Figure)
@@ -70,8 +68,7 @@ def test_document_lengths_one_histogram_per_split_on_a_log_axis():
 
 def test_document_lengths_skips_empty_splits_and_rejects_bad_input():
     fig = plot_document_lengths({"train": [10, 100, 1000], "test": []})
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-        "train (3)"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train (3)"]
     with pytest.raises(ValueError):
         plot_document_lengths({"train": []})
     with pytest.raises(ValueError):

@@ -36,8 +36,7 @@ def test_bytes_per_token_plots_the_points_on_a_log2_axis():
     assert list(line.get_ydata()) == [2.6, 3.1, 3.5, 3.9]
     labels = {t.get_text() for t in ax.texts}
     assert labels == {"2.60", "3.10", "3.50", "3.90"}
-    assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "512", "1,024", "2,048", "4,096"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["512", "1,024", "2,048", "4,096"]
     assert "vocabulary" in ax.get_xlabel() and "bytes" in ax.get_ylabel()
     assert ax.get_legend() is None
 
@@ -101,8 +100,7 @@ def test_sinusoids_make_neighbours_more_similar_than_distant_positions():
 
 def test_similarity_by_offset_one_line_per_curve():
     offsets = np.arange(5)
-    fig = plot_similarity_by_offset(offsets, {
-        "a": [1.0, 0.9, 0.8, 0.7, 0.6], "b": np.zeros(5)})
+    fig = plot_similarity_by_offset(offsets, {"a": [1.0, 0.9, 0.8, 0.7, 0.6], "b": np.zeros(5)})
     ax = fig.axes[0]
     curves = [line for line in ax.lines if line.get_label() in {"a", "b"}]
     assert [line.get_label() for line in curves] == ["a", "b"]

@@ -29,8 +29,7 @@ HISTORY = [
 
 
 def test_lr_schedule_draws_the_rates_and_marks_the_warmup():
-    fig = plot_lr_schedule([0, 1, 2, 3], [0.1, 0.2, 0.15, 0.05],
-                           warmup_steps=1)
+    fig = plot_lr_schedule([0, 1, 2, 3], [0.1, 0.2, 0.15, 0.05], warmup_steps=1)
     ax = fig.axes[0]
     assert fig.get_size_inches()[0] == pytest.approx(TEXT_WIDTH_IN)
     assert list(ax.lines[0].get_xdata()) == [0, 1, 2, 3]
@@ -61,15 +60,15 @@ def test_loss_curves_plot_train_every_record_and_val_when_evaluated():
     assert list(val.get_xdata()) == [20, 40]
     assert list(val.get_ydata()) == [6.5, 4.5]
     assert matplotlib.colors.same_color(val.get_color(), PALETTE["orange"])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "train", "validation"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
     assert ax.get_xlabel() == "optimizer step"
     assert ax.get_xscale() == "linear"
 
 
 def test_loss_curves_count_tokens_and_draw_the_reference():
-    fig = plot_loss_curves(HISTORY, tokens_per_step=100_000, reference=8.3,
-                           reference_label="ln V", log_x=True)
+    fig = plot_loss_curves(
+        HISTORY, tokens_per_step=100_000, reference=8.3, reference_label="ln V", log_x=True
+    )
     ax = fig.axes[0]
     assert list(ax.lines[0].get_xdata()) == pytest.approx([1, 2, 3, 4])
     assert list(ax.lines[2].get_ydata()) == [8.3, 8.3]
@@ -84,14 +83,13 @@ def test_loss_curves_reject_an_empty_history():
 
 
 def test_val_loss_by_tokens_draws_each_run_on_a_log_axis():
-    fig = plot_val_loss_by_tokens({"CPU": ([1e5, 1e6], [6.0, 4.0]),
-                                   "GPU": ([1e6, 1e9], [4.5, 2.5])})
+    fig = plot_val_loss_by_tokens(
+        {"CPU": ([1e5, 1e6], [6.0, 4.0]), "GPU": ([1e6, 1e9], [4.5, 2.5])}
+    )
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
-    assert [list(line.get_xdata()) for line in ax.lines] == [
-        [1e5, 1e6], [1e6, 1e9]]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "CPU", "GPU"]
+    assert [list(line.get_xdata()) for line in ax.lines] == [[1e5, 1e6], [1e6, 1e9]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CPU", "GPU"]
 
 
 def test_val_loss_by_tokens_rejects_bad_runs():
@@ -101,9 +99,16 @@ def test_val_loss_by_tokens_rejects_bad_runs():
         plot_val_loss_by_tokens({"CPU": ([1, 2], [3.0])})
 
 
-@pytest.mark.parametrize("x, text", [
-    (5e4, "50k"), (1e6, "1M"), (2.5e6, "2.5M"), (3e9, "3B"), (10, "10"),
-    (0, ""),
-])
+@pytest.mark.parametrize(
+    "x, text",
+    [
+        (5e4, "50k"),
+        (1e6, "1M"),
+        (2.5e6, "2.5M"),
+        (3e9, "3B"),
+        (10, "10"),
+        (0, ""),
+    ],
+)
 def test_tokens_label(x, text):
     assert _tokens_label(x) == text

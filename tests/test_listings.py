@@ -48,7 +48,7 @@ def module(tmp_path):
 
 
 def lines(first: int, last: int) -> str:
-    return "\n".join(LINES[first - 1:last])
+    return "\n".join(LINES[first - 1 : last])
 
 
 def test_excerpt_class(module):

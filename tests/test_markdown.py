@@ -117,8 +117,10 @@ def test_note_admonition(chapter_path):
 
 
 def test_admonition_with_title_class_and_name(chapter_path):
-    out = convert(chapter_path, ":::{admonition} My title\n:class: warning\n:name: box-a\n"
-                                "Body with {eq}`eq-a`.\n:::\n")
+    out = convert(
+        chapter_path,
+        ":::{admonition} My title\n:class: warning\n:name: box-a\nBody with {eq}`eq-a`.\n:::\n",
+    )
     tex = out.cells[0]
     assert "\\begin{bookadmonition}{warning}{My title}\\label{box-a}" in tex
     assert "\\eqref{eq-a}" in tex
@@ -213,8 +215,9 @@ def test_literalinclude_caption_and_whole_file(chapter_path, code_file):
 
 
 def test_literalinclude_missing_pyobject(chapter_path, code_file):
-    text = ("# Title\n\nThe listing:\n\n"
-            "```{literalinclude} ../code/attn.py\n:pyobject: Missing\n```\n")
+    text = (
+        "# Title\n\nThe listing:\n\n```{literalinclude} ../code/attn.py\n:pyobject: Missing\n```\n"
+    )
     chapter_path.write_text(text)
     with pytest.raises(BookError) as info:
         markdown.convert({0: text.split("\n", 2)[2]}, ctx_for(chapter_path))
@@ -225,8 +228,10 @@ def test_literalinclude_missing_pyobject(chapter_path, code_file):
 def test_literalinclude_missing_pyobject_named_in_prose_before(chapter_path, code_file):
     # the prose introduces the class by name before the directive; the error
     # must point at the directive's :pyobject: line, not at the prose
-    text = ("# Title\n\nThe `Attention.fwd` method:\n\n"
-            "```{literalinclude} ../code/attn.py\n:pyobject: Attention.fwd\n```\n")
+    text = (
+        "# Title\n\nThe `Attention.fwd` method:\n\n"
+        "```{literalinclude} ../code/attn.py\n:pyobject: Attention.fwd\n```\n"
+    )
     chapter_path.write_text(text)
     with pytest.raises(BookError) as info:
         markdown.convert({0: text.split("\n", 2)[2]}, ctx_for(chapter_path))
@@ -259,10 +264,18 @@ def test_escape_latex_specials():
     assert "\\textasciitilde" in got and "\\textasciicircum" in got
     assert "\\textbackslash" in got
     # every special is escaped: nothing bare is left once macros are removed
-    bare = (got.replace("\\#", "").replace("\\$", "").replace("\\%", "").replace("\\&", "")
-            .replace("\\_", "").replace("\\{", "").replace("\\}", "")
-            .replace("{\\textasciitilde}", "").replace("{\\textasciicircum}", "")
-            .replace("{\\textbackslash}", ""))
+    bare = (
+        got.replace("\\#", "")
+        .replace("\\$", "")
+        .replace("\\%", "")
+        .replace("\\&", "")
+        .replace("\\_", "")
+        .replace("\\{", "")
+        .replace("\\}", "")
+        .replace("{\\textasciitilde}", "")
+        .replace("{\\textasciicircum}", "")
+        .replace("{\\textbackslash}", "")
+    )
     assert bare.strip() == ""
 
 
@@ -281,12 +294,12 @@ def test_escape_url():
 def test_captions_keep_inline_math_and_escape_the_rest():
     from bookbuild.markdown import escape_caption
 
-    assert escape_caption("Loss for $k = 5$ at 50% & more") == \
-        r"Loss for $k = 5$ at 50\% \& more"
+    assert escape_caption("Loss for $k = 5$ at 50% & more") == r"Loss for $k = 5$ at 50\% \& more"
     assert escape_caption("costs $5 and $6") != "costs $5 and $6"  # not math: one $ each side
 
 
 # --- CommonMark semantics (MyST is CommonMark): what pandoc's markdown got wrong
+
 
 def test_backslash_before_a_letter_is_text(chapter_path):
     tex = convert(chapter_path, "A path C:\\Users\\ada\\notes and \\LaTeX here.\n").cells[0]
@@ -323,8 +336,10 @@ def test_entities_are_decoded(chapter_path):
 
 
 def test_html_inline_tags_become_formatting(chapter_path):
-    tex = convert(chapter_path, "<b>bold</b> <i>it</i> H<sub>2</sub>O a<br>b "
-                                "<a href=\"https://x.org/a\">link</a>\n").cells[0]
+    tex = convert(
+        chapter_path,
+        '<b>bold</b> <i>it</i> H<sub>2</sub>O a<br>b <a href="https://x.org/a">link</a>\n',
+    ).cells[0]
     assert "\\textbf{bold}" in tex and "\\emph{it}" in tex
     assert "\\textsubscript{2}" in tex and "\\href{https://x.org/a}{link}" in tex
     assert "a\\\\\nb" in tex or "a\\\\b" in tex or "a\\\\ b" in tex
@@ -332,8 +347,9 @@ def test_html_inline_tags_become_formatting(chapter_path):
 
 def test_html_img_is_included(chapter_path):
     make_png(chapter_path.parent / "pic.png")
-    out = convert(chapter_path, '<img src="pic.png" width="40"> and\n\n<div>\n<img src="pic.png">\n'
-                                "</div>\n")
+    out = convert(
+        chapter_path, '<img src="pic.png" width="40"> and\n\n<div>\n<img src="pic.png">\n</div>\n'
+    )
     tex = out.cells[0]
     assert tex.count("\\includegraphics") == 2
     assert f"width=40px,keepaspectratio]{{{(chapter_path.parent / 'pic.png').as_posix()}}}" in tex
@@ -341,13 +357,16 @@ def test_html_img_is_included(chapter_path):
 
 
 def test_html_table_is_a_table(chapter_path):
-    tex = convert(chapter_path, "<table>\n<tr><th>H1</th><th>H2</th></tr>\n"
-                                "<tr><td>c1</td><td>c &amp; d</td></tr>\n</table>\n").cells[0]
+    tex = convert(
+        chapter_path,
+        "<table>\n<tr><th>H1</th><th>H2</th></tr>\n"
+        "<tr><td>c1</td><td>c &amp; d</td></tr>\n</table>\n",
+    ).cells[0]
     assert "\\begin{longtable}" in tex and "H1 & H2" in tex and "c1 & c \\& d" in tex
 
 
 def test_html_without_print_form_is_dropped_with_a_warning(chapter_path):
-    text = "# T\n\nText.\n\n<video src=\"m.mp4\"></video>\n\n<!-- a comment -->\n"
+    text = '# T\n\nText.\n\n<video src="m.mp4"></video>\n\n<!-- a comment -->\n'
     chapter_path.write_text(text)
     out = convert(chapter_path, text.split("\n", 1)[1])
     assert "video" not in out.cells[0] and "comment" not in out.cells[0]
@@ -371,8 +390,9 @@ def test_email_is_not_a_citation(chapter_path):
 
 
 def test_code_fence_nested_in_a_list_is_highlighted(chapter_path):
-    tex = convert(chapter_path, "1. Step:\n\n   ```python\n   def f(): pass\n   ```\n"
-                                "2. Next\n").cells[0]
+    tex = convert(
+        chapter_path, "1. Step:\n\n   ```python\n   def f(): pass\n   ```\n2. Next\n"
+    ).cells[0]
     assert "\\begin{enumerate}" in tex and "\\PY{k}{def}" in tex
     assert tex.index("\\PY{k}{def}") < tex.index("Next")
 
@@ -392,6 +412,7 @@ def test_errors_name_the_line_from_the_cell_start(chapter_path):
 
 # --- Images ------------------------------------------------------------------
 
+
 def make_png(path: Path) -> Path:
     from PIL import Image
 
@@ -401,8 +422,11 @@ def make_png(path: Path) -> Path:
 
 def test_figure_directive(chapter_path):
     make_png(chapter_path.parent / "sq.png")
-    out = convert(chapter_path, ":::{figure} sq.png\n:name: fig-sq\n:width: 50%\n\n"
-                                "A *square* caption.\n\nThe legend.\n:::\n")
+    out = convert(
+        chapter_path,
+        ":::{figure} sq.png\n:name: fig-sq\n:width: 50%\n\n"
+        "A *square* caption.\n\nThe legend.\n:::\n",
+    )
     tex = out.cells[0]
     assert "\\begin{bookfigure}" in tex and "\\end{bookfigure}" in tex
     assert "\\includegraphics[width=0.5\\linewidth,keepaspectratio]" in tex
@@ -414,8 +438,10 @@ def test_figure_directive(chapter_path):
 def test_markdown_image_is_resolved_next_to_the_chapter(chapter_path):
     make_png(chapter_path.parent / "sq.png")
     tex = convert(chapter_path, "![A caption](sq.png){#fig-md}\n").cells[0]
-    assert f"\\pandocbounded{{\\includegraphics[keepaspectratio]{{{chapter_path.parent}/sq.png}}}}" \
+    assert (
+        f"\\pandocbounded{{\\includegraphics[keepaspectratio]{{{chapter_path.parent}/sq.png}}}}"
         in tex
+    )
     assert "\\caption{A caption}" in tex and "\\label{fig-md}" in tex
 
 
@@ -429,7 +455,8 @@ def test_remote_image_is_a_placeholder_and_a_warning(chapter_path):
     assert out.warnings == [
         f"{chapter_path}:3: remote image https://example.org/a_b.png is not fetched; "
         "a placeholder is printed",
-        f"{chapter_path}:6: remote image http://e.org/c.png is not fetched; a placeholder is printed"]
+        f"{chapter_path}:6: remote image http://e.org/c.png is not fetched; a placeholder is printed",
+    ]
 
 
 def test_svg_uses_its_pdf_or_png_twin_else_a_placeholder(chapter_path):
@@ -453,16 +480,20 @@ def test_missing_image_is_an_error_with_its_line(chapter_path):
 
 # --- Directives ----------------------------------------------------------------
 
+
 def test_table_directive_caption_and_label(chapter_path):
-    out = convert(chapter_path, ":::{table} Sizes $n$\n:name: tbl-s\n\n| a | b |\n|---|---|\n"
-                                "| 1 | 2 |\n:::\n")
+    out = convert(
+        chapter_path, ":::{table} Sizes $n$\n:name: tbl-s\n\n| a | b |\n|---|---|\n| 1 | 2 |\n:::\n"
+    )
     assert "\\caption{Sizes \\(n\\)}\\label{tbl-s}" in out.cells[0]
     assert "tbl-s" in out.labels
 
 
 def test_list_table(chapter_path):
-    src = ("```{list-table} Things\n:header-rows: 1\n:widths: 1 3\n:name: tbl-l\n\n"
-           "* - Name\n  - Note\n* - one\n  - a *long* note\n```\n")
+    src = (
+        "```{list-table} Things\n:header-rows: 1\n:widths: 1 3\n:name: tbl-l\n\n"
+        "* - Name\n  - Note\n* - one\n  - a *long* note\n```\n"
+    )
     out = convert(chapter_path, src)
     tex = out.cells[0]
     assert "\\caption{Things}\\label{tbl-l}" in tex
@@ -479,7 +510,9 @@ def test_include_reads_myst_from_another_file(chapter_path):
 
 
 def test_raw_latex_kept_other_formats_dropped_with_a_warning(chapter_path):
-    out = convert(chapter_path, "```{raw} latex\n\\relax{}RAW\n```\n\n```{raw} html\n<p>x</p>\n```\n")
+    out = convert(
+        chapter_path, "```{raw} latex\n\\relax{}RAW\n```\n\n```{raw} html\n<p>x</p>\n```\n"
+    )
     assert "\\relax{}RAW" in out.cells[0] and "<p>" not in out.cells[0]
     assert len(out.warnings) == 1 and "{raw} html" in out.warnings[0]
 
@@ -491,30 +524,39 @@ def test_epigraph_with_attribution(chapter_path):
 
 
 def test_index_directive_and_role(chapter_path):
-    tex = convert(chapter_path, "```{index} single: attention; softmax\n```\n\n"
-                                "The {index}`token` word.\n").cells[0]
+    tex = convert(
+        chapter_path, "```{index} single: attention; softmax\n```\n\nThe {index}`token` word.\n"
+    ).cells[0]
     assert "\\index{attention!softmax}" in tex  # Sphinx: "; " makes a subentry
     assert "token\\index{token}" in tex
 
 
-@pytest.mark.parametrize("entry, keys", [
-    ("single: attention; softmax", ["attention!softmax"]),
-    ("pair: loss; cross-entropy", ["loss!cross-entropy", "cross-entropy!loss"]),
-    ("triple: byte; pair; encoding", ["byte!pair encoding", "pair!encoding, byte",
-                                      "encoding!byte pair"]),
-    ("see: BPE; byte-pair encoding", ["BPE|see{byte-pair encoding}"]),
-    ("seealso: GPT; transformer", ["GPT|seealso{transformer}"]),
-    ("tokens, vocabulary", ["tokens", "vocabulary"]),
-    ("single: a!b and x@y | z", ['a"!b and x"@y "| z']),
-    ("single: 50% of #1", ["50\\% of \\#1"]),
-])
+@pytest.mark.parametrize(
+    "entry, keys",
+    [
+        ("single: attention; softmax", ["attention!softmax"]),
+        ("pair: loss; cross-entropy", ["loss!cross-entropy", "cross-entropy!loss"]),
+        (
+            "triple: byte; pair; encoding",
+            ["byte!pair encoding", "pair!encoding, byte", "encoding!byte pair"],
+        ),
+        ("see: BPE; byte-pair encoding", ["BPE|see{byte-pair encoding}"]),
+        ("seealso: GPT; transformer", ["GPT|seealso{transformer}"]),
+        ("tokens, vocabulary", ["tokens", "vocabulary"]),
+        ("single: a!b and x@y | z", ['a"!b and x"@y "| z']),
+        ("single: 50% of #1", ["50\\% of \\#1"]),
+    ],
+)
 def test_index_entries_follow_sphinx(entry, keys):
     assert markdown.index_keys(entry) == keys
 
 
 def test_glossary_and_term(chapter_path):
-    out = convert(chapter_path, ":::{glossary}\nLarge model\n  A *big* one.\n\ntoken\n"
-                                "  A piece.\n:::\n\nA {term}`token` and {term}`models <Large model>`.\n")
+    out = convert(
+        chapter_path,
+        ":::{glossary}\nLarge model\n  A *big* one.\n\ntoken\n"
+        "  A piece.\n:::\n\nA {term}`token` and {term}`models <Large model>`.\n",
+    )
     tex = out.cells[0]
     assert "\\begin{description}" in tex and "\\emph{big}" in tex
     assert "\\item[{Large model}]\\phantomsection\\label{term-large-model}" in tex
@@ -530,8 +572,11 @@ def test_margin(chapter_path):
 
 
 def test_exercise_and_solution(chapter_path):
-    out = convert(chapter_path, ":::{exercise} Sum\n:label: ex-sum\nAdd.\n:::\n\n"
-                                ":::{solution} ex-sum\nUse +.\n:::\n\nSee {ref}`ex-sum`.\n")
+    out = convert(
+        chapter_path,
+        ":::{exercise} Sum\n:label: ex-sum\nAdd.\n:::\n\n"
+        ":::{solution} ex-sum\nUse +.\n:::\n\nSee {ref}`ex-sum`.\n",
+    )
     tex = out.cells[0]
     assert "\\begin{bookexercise}[label={ex-sum}]{Sum}" in tex and "\\end{bookexercise}" in tex
     assert "\\begin{booksolution}{ex-sum}" in tex and "\\Cref{ex-sum}" in tex
@@ -539,8 +584,10 @@ def test_exercise_and_solution(chapter_path):
 
 
 def test_gated_exercise_spans_cells(chapter_path):
-    out = markdown.convert({1: ":::{exercise-start}\n:label: ex-g\n:::\n\nText.",
-                            3: ":::{exercise-end}\n:::"}, ctx_for(chapter_path))
+    out = markdown.convert(
+        {1: ":::{exercise-start}\n:label: ex-g\n:::\n\nText.", 3: ":::{exercise-end}\n:::"},
+        ctx_for(chapter_path),
+    )
     assert out.cells[1].startswith("\\begin{bookexercise}[label={ex-g}]{}")
     assert out.cells[3].strip() == "\\end{bookexercise}"
 
@@ -554,9 +601,12 @@ def test_gate_left_open_is_an_error(chapter_path):
 
 
 def test_proof_boxes(chapter_path):
-    out = convert(chapter_path, ":::{prf:theorem} Main\n:label: thm-m\nTrue.\n:::\n\n"
-                                ":::{prf:proof}\nObvious.\n:::\n\n:::{prf:lemma}\n:nonumber:\nL.\n:::\n"
-                                "\nBy {prf:ref}`thm-m`.\n")
+    out = convert(
+        chapter_path,
+        ":::{prf:theorem} Main\n:label: thm-m\nTrue.\n:::\n\n"
+        ":::{prf:proof}\nObvious.\n:::\n\n:::{prf:lemma}\n:nonumber:\nL.\n:::\n"
+        "\nBy {prf:ref}`thm-m`.\n",
+    )
     tex = out.cells[0]
     assert "\\begin{bookprf-theorem}[label={thm-m}]{Main}" in tex
     assert "\\begin{bookproof}{}" in tex and "\\begin{bookprf-lemma*}{}" in tex
@@ -578,10 +628,14 @@ def test_doc_and_download_roles(chapter_path):
     other = chapter_path.parent / "other.md"
     other.write_text("# Other\n")
     (chapter_path.parent / "data.csv").write_text("a\n")
-    ctx = markdown.Context(path=chapter_path, source_url=lambda p: f"https://gh/{p.name}",
-                           doc_label={other.resolve().with_suffix(""): "ch-other"}.get)
-    out = markdown.convert({0: "See {doc}`other`, {doc}`that one <other.md>` and "
-                               "{download}`data.csv`."}, ctx)
+    ctx = markdown.Context(
+        path=chapter_path,
+        source_url=lambda p: f"https://gh/{p.name}",
+        doc_label={other.resolve().with_suffix(""): "ch-other"}.get,
+    )
+    out = markdown.convert(
+        {0: "See {doc}`other`, {doc}`that one <other.md>` and {download}`data.csv`."}, ctx
+    )
     tex = out.cells[0]
     assert "\\Cref{ch-other}" in tex and "\\hyperref[ch-other]{that one}" in tex
     assert "\\href{https://gh/data.csv}{\\texttt{data.csv}}" in tex
@@ -594,10 +648,15 @@ def test_doc_to_a_file_not_in_the_book_is_an_error(chapter_path):
 
 
 def test_sphinx_code_roles_and_small_roles(chapter_path):
-    tex = convert(chapter_path, "{kbd}`Ctrl+C`, {py:func}`np.mean`, H{sub}`2`O, {math}`x^2`, "
-                                "{abbr}`LLM (large language model)`\n").cells[0]
+    tex = convert(
+        chapter_path,
+        "{kbd}`Ctrl+C`, {py:func}`np.mean`, H{sub}`2`O, {math}`x^2`, "
+        "{abbr}`LLM (large language model)`\n",
+    ).cells[0]
     assert "\\texttt{Ctrl+C}" in tex and "\\texttt{np.\\allowbreak{}mean}" in tex
-    assert "\\textsubscript{2}" in tex and "\\(x^2\\)" in tex and "LLM (large language model)" in tex
+    assert (
+        "\\textsubscript{2}" in tex and "\\(x^2\\)" in tex and "LLM (large language model)" in tex
+    )
 
 
 def test_citation_with_prefix_and_locator(chapter_path):
@@ -610,8 +669,10 @@ def test_citation_with_prefix_and_locator(chapter_path):
 
 
 def test_an_escaped_at_sign_is_not_a_citation(chapter_path):
-    out = convert(chapter_path, "Mail \\@k1 or [\\@k2], but `\\@k3` is code, $a\\@b$ math,\n"
-                                "while @k4 is a citation.\n")
+    out = convert(
+        chapter_path,
+        "Mail \\@k1 or [\\@k2], but `\\@k3` is code, $a\\@b$ math,\nwhile @k4 is a citation.\n",
+    )
     tex = out.cells[0]
     assert "Mail @k1 or {[}@k2{]}" in tex.replace("\\", "")
     assert "\\texttt{\\textbackslash{}@k3}" in tex and "a\\@b" in tex
@@ -620,8 +681,10 @@ def test_an_escaped_at_sign_is_not_a_citation(chapter_path):
 
 def test_wide_pipe_table_wraps_with_widths_from_its_dashes(chapter_path):
     long = "a cell with enough words to make this line longer than seventy-two columns"
-    out = convert(chapter_path, f"| Name | Note |\n|------|---------------|\n| x | {long} |\n\n"
-                                ": Wide {#tbl-w}\n")
+    out = convert(
+        chapter_path,
+        f"| Name | Note |\n|------|---------------|\n| x | {long} |\n\n: Wide {{#tbl-w}}\n",
+    )
     tex = out.cells[0]
     assert "p{(\\linewidth - 2\\tabcolsep) * \\real{0.2857}}" in tex
     assert "\\real{0.7143}" in tex and "\\label{tbl-w}" in tex
@@ -641,11 +704,17 @@ def test_target_on_heading_with_hash_in_text_and_closing_sequence(chapter_path):
 
 def test_admonition_title_is_markdown(chapter_path):
     tex = convert(chapter_path, ":::{admonition} The `f_x` *call* and $n$\nBody.\n:::\n").cells[0]
-    assert ("\\begin{bookadmonition}{admonition}{The \\texttt{f\\_\\allowbreak{}x} "
-            "\\emph{call} and \\(n\\)}") in tex
+    assert (
+        "\\begin{bookadmonition}{admonition}{The \\texttt{f\\_\\allowbreak{}x} "
+        "\\emph{call} and \\(n\\)}"
+    ) in tex
 
 
 def test_box_titles_are_markdown(chapter_path):
-    tex = convert(chapter_path, ":::{prf:theorem} The `f_x` *bound*\n:label: thm-b\nT.\n:::\n").cells[0]
-    assert "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\_\\allowbreak{}x} " \
-           "\\emph{bound}}" in tex
+    tex = convert(
+        chapter_path, ":::{prf:theorem} The `f_x` *bound*\n:label: thm-b\nT.\n:::\n"
+    ).cells[0]
+    assert (
+        "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\_\\allowbreak{}x} "
+        "\\emph{bound}}" in tex
+    )

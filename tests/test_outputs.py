@@ -9,6 +9,7 @@ from bookbuild import render
 
 # --- clean_text ---------------------------------------------------------------
 
+
 def test_clean_text_removes_ansi():
     text = "\x1b[31mred\x1b[0m and \x1b[1;32mbold green\x1b[0m\x1b[?25l"
     assert render.clean_text(text) == "red and bold green"
@@ -38,6 +39,7 @@ def test_clean_text_plain_text_untouched():
 
 
 # --- truncate ---------------------------------------------------------------
+
 
 def numbered(n: int) -> str:
     return "\n".join(f"line {i}" for i in range(1, n + 1))
@@ -81,15 +83,20 @@ def test_truncate_ignores_trailing_newline():
 
 # --- clean_outputs ----------------------------------------------------------
 
+
 def stream(text, name="stdout"):
     return new_output("stream", name=name, text=text)
 
 
 def test_streams_of_same_name_merged():
-    outs = render.clean_outputs([stream("a\n"), stream("b\n"), stream("oops\n", "stderr"),
-                                 stream("c\n")])
+    outs = render.clean_outputs(
+        [stream("a\n"), stream("b\n"), stream("oops\n", "stderr"), stream("c\n")]
+    )
     assert [(o.name, o.text) for o in outs] == [
-        ("stdout", "a\nb"), ("stderr", "oops"), ("stdout", "c")]
+        ("stdout", "a\nb"),
+        ("stderr", "oops"),
+        ("stdout", "c"),
+    ]
 
 
 def test_merged_stream_progress_bar_cleaned():
@@ -111,20 +118,34 @@ def test_merged_stream_truncated():
 
 
 def test_empty_streams_dropped():
-    outs = render.clean_outputs([stream(""), stream("\n", "stderr"),
-                                 new_output("execute_result", data={"text/plain": "1"},
-                                            execution_count=1),
-                                 stream("\x1b[0m", "stderr")])
+    outs = render.clean_outputs(
+        [
+            stream(""),
+            stream("\n", "stderr"),
+            new_output("execute_result", data={"text/plain": "1"}, execution_count=1),
+            stream("\x1b[0m", "stderr"),
+        ]
+    )
     assert [o.output_type for o in outs] == ["execute_result"]
 
 
 def test_widget_and_html_only_outputs_dropped():
-    widget = new_output("display_data", data={
-        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2,
-                                                     "version_minor": 0}})
+    widget = new_output(
+        "display_data",
+        data={
+            "application/vnd.jupyter.widget-view+json": {
+                "model_id": "abc",
+                "version_major": 2,
+                "version_minor": 0,
+            }
+        },
+    )
     html = new_output("display_data", data={"text/html": "<b>hi</b>"})
-    mixed = new_output("execute_result", execution_count=3,
-                       data={"text/html": "<table/>", "text/plain": "\x1b[1m   a  b\x1b[0m"})
+    mixed = new_output(
+        "execute_result",
+        execution_count=3,
+        data={"text/html": "<table/>", "text/plain": "\x1b[1m   a  b\x1b[0m"},
+    )
     image = new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
     outs = render.clean_outputs([widget, html, mixed, image])
     assert len(outs) == 2
@@ -133,15 +154,19 @@ def test_widget_and_html_only_outputs_dropped():
 
 
 def test_error_traceback_cleaned():
-    err = new_output("error", ename="ValueError", evalue="bad",
-                     traceback=["\x1b[31mValueError\x1b[0m: bad"])
+    err = new_output(
+        "error", ename="ValueError", evalue="bad", traceback=["\x1b[31mValueError\x1b[0m: bad"]
+    )
     (out,) = render.clean_outputs([err])
     assert out.traceback == ["ValueError: bad"]
 
 
 def test_clean_outputs_does_not_mutate_input():
-    outs = [stream("a\x1b[0m\n"), stream("b\n"),
-            new_output("display_data", data={"text/html": "x", "text/plain": "y"})]
+    outs = [
+        stream("a\x1b[0m\n"),
+        stream("b\n"),
+        new_output("display_data", data={"text/html": "x", "text/plain": "y"}),
+    ]
     before = copy.deepcopy(outs)
     render.clean_outputs(outs)
     assert outs == before

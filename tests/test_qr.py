@@ -7,8 +7,11 @@ import qrcode
 
 from bookbuild import qr
 
-URLS = ["https://github.com/scratchllm/llm-from-scratch/blob/main/book/attention.md",
-        "https://example.org/v", "https://youtu.be/dQw4w9WgXcQ?t=42&list=x%20y"]
+URLS = [
+    "https://github.com/scratchllm/llm-from-scratch/blob/main/book/attention.md",
+    "https://example.org/v",
+    "https://youtu.be/dQw4w9WgXcQ?t=42&list=x%20y",
+]
 _RECT = re.compile(r"\((\d+),(\d+)\) rectangle \((\d+),(\d+)\)")
 
 
@@ -58,7 +61,8 @@ def test_runs_are_maximal():
     ends = {(y0, x1) for x0, y0, x1, _ in rects}
     assert not any((y0, x0) in ends for x0, y0, _, _ in rects)
     assert len(rects) == sum(
-        1 for row in matrix(url) for c in range(n) if row[c] and (c == 0 or not row[c - 1]))
+        1 for row in matrix(url) for c in range(n) if row[c] and (c == 0 or not row[c - 1])
+    )
 
 
 def test_different_urls_different_paths():

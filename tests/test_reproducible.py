@@ -33,17 +33,23 @@ def start(command: str, book: Path, out: Path, stderr, **env) -> subprocess.Pope
     environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "build.py"), command, "--book", str(book), "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=stderr, text=True,
-        env=dict(environ, BOOK_BOOTSTRAPPED="1", **env))
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env=dict(environ, BOOK_BOOTSTRAPPED="1", **env),
+    )
 
 
 def first_difference(a: bytes, b: bytes) -> str:
     """Where two PDFs part: the byte offset and the PDF text around it."""
-    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-              min(len(a), len(b)))
+    at = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
     around = slice(max(0, at - 120), at + 60)
-    return (f"sizes {len(a)} and {len(b)}, first difference at byte {at}:\n"
-            f"  {a[around]!r}\n  {b[around]!r}")
+    return (
+        f"sizes {len(a)} and {len(b)}, first difference at byte {at}:\n"
+        f"  {a[around]!r}\n  {b[around]!r}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +61,11 @@ def two_folders(tmp_path_factory):
     logs = [one / "first.txt", one / "second.txt", two / "only.txt"]
     handles = [open(log, "w") for log in logs]
     try:
-        procs = [start("pdf", book1, out1, handles[0]), start("pdf", book1, out1, handles[1]),
-                 start("pdf", book2, out2, handles[2])]
+        procs = [
+            start("pdf", book1, out1, handles[0]),
+            start("pdf", book1, out1, handles[1]),
+            start("pdf", book2, out2, handles[2]),
+        ]
         codes = [p.wait(timeout=1200) for p in procs]
     finally:
         for handle in handles:
@@ -119,8 +128,11 @@ def test_source_date_epoch_comes_from_the_env_then_git_then_the_fallback(tmp_pat
     subprocess.run(git + ["init", "-q"], check=True)
     (tmp_path / "book.yml").write_text("title: T\n")
     subprocess.run(git + ["add", "book.yml"], check=True)
-    subprocess.run(git + ["commit", "-q", "-m", "one", "--date", "@1600000000"], check=True,
-                   env=dict(os.environ, GIT_COMMITTER_DATE="@1600000000"))
+    subprocess.run(
+        git + ["commit", "-q", "-m", "one", "--date", "@1600000000"],
+        check=True,
+        env=dict(os.environ, GIT_COMMITTER_DATE="@1600000000"),
+    )
     assert typeset.source_date_epoch(tmp_path) == 1600000000
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(Exception, match="SOURCE_DATE_EPOCH"):
@@ -167,8 +179,11 @@ def layout_chapter(tmp_path: Path) -> str:
             code = tmp_path / f"listing{k}.py"
             code.write_text(body + "\n")
             ex = listings.excerpt(code)
-            parts.append(listings.listing_block(ex, f"CAPTION{k:02d} of a short listing.",
-                                                None, "listing.py", ""))
+            parts.append(
+                listings.listing_block(
+                    ex, f"CAPTION{k:02d} of a short listing.", None, "listing.py", ""
+                )
+            )
     parts.append("% BOOK-SOURCE layout.md:100")
     parts.append(FILLER * 12)
     body = "\n".join(f"LONG-LINE{j:02d}" for j in range(1, 81))
@@ -189,12 +204,19 @@ def layout(tmp_path_factory):
     tex.write_text(layout_chapter(tmp))
     rendered = [Rendered(chapter, tex)]
     main = typeset.write_main(book, rendered, Layout(tmp), ROOT / "templates", "book", only=False)
-    result = typeset.typeset(book, rendered, main, tmp / "book.pdf", Layout(tmp), HashMemo(),
-                             False, Log(0))
+    result = typeset.typeset(
+        book, rendered, main, tmp / "book.pdf", Layout(tmp), HashMemo(), False, Log(0)
+    )
     pages = []
     for n in range(1, result.pages + 1):
-        pages.append(subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(result.pdf),
-                                     "-"], capture_output=True, text=True, check=True).stdout)
+        pages.append(
+            subprocess.run(
+                ["pdftotext", "-f", str(n), "-l", str(n), str(result.pdf), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
     return result, pages
 
 
@@ -209,7 +231,9 @@ def test_short_boxes_and_listings_never_break(layout):
     for k in range(1, 25):
         assert len(pages_with(pages, f"BOX{k:02d}-LINE")) == 1, f"box {k} broke"
         if k % 3 == 0:
-            assert pages_with(pages, f"Listing .*CAPTION{k:02d}") == pages_with(pages, f"BOX{k:02d}-")
+            assert pages_with(pages, f"Listing .*CAPTION{k:02d}") == pages_with(
+                pages, f"BOX{k:02d}-"
+            )
 
 
 @pytest.mark.latex
@@ -246,16 +270,32 @@ def test_remove_input_keeps_outputs_and_remove_stdout_drops_prints():
 
     def cell(tags, text):
         c = new_code_cell("print('code')", metadata={"tags": tags, "book": {"line": 1}})
-        c.outputs = [new_output("stream", name="stdout", text=text),
-                     new_output("stream", name="stderr", text=text + "-ERR")]
+        c.outputs = [
+            new_output("stream", name="stdout", text=text),
+            new_output("stream", name="stderr", text=text + "-ERR"),
+        ]
         return c
 
-    nb = new_notebook(cells=[cell(["remove-input"], "KEPT-PRINT"),
-                             cell(["remove-input", "remove-stdout"], "DROPPED-PRINT")])
-    chapter = {"title": "T", "title_plain": "T", "label": "ch-t", "appendix": False,
-               "source": "t.md", "source_url": "", "video": "", "qr": "", "path": "t.md"}
+    nb = new_notebook(
+        cells=[
+            cell(["remove-input"], "KEPT-PRINT"),
+            cell(["remove-input", "remove-stdout"], "DROPPED-PRINT"),
+        ]
+    )
+    chapter = {
+        "title": "T",
+        "title_plain": "T",
+        "label": "ch-t",
+        "appendix": False,
+        "source": "t.md",
+        "source_url": "",
+        "video": "",
+        "qr": "",
+        "path": "t.md",
+    }
     tex, _ = render._exporter(ROOT / "templates").from_notebook_node(
-        nb, resources={"book_chapter": chapter, "book_markdown": {}})
+        nb, resources={"book_chapter": chapter, "book_markdown": {}}
+    )
     assert "print('code')" not in tex and "bookcode" not in tex  # as in MyST: outputs stay
     assert "\\begin{bookoutput}\nKEPT-PRINT" in tex
     assert "DROPPED-PRINT\n" not in tex and "DROPPED-PRINT-ERR" in tex

@@ -74,25 +74,27 @@ def test_code_cell_lines_ignores_code_cell_shown_inside_a_longer_fence():
     # a chapter on how the book is built shows MyST source in a ````markdown
     # fence; the {code-cell} inside it is text, not a cell (jupytext agrees)
     text = (
-        "# T\n"                      # 1
-        "\n"                         # 2
-        "````markdown\n"             # 3
+        "# T\n"  # 1
+        "\n"  # 2
+        "````markdown\n"  # 3
         "```{code-cell} ipython3\n"  # 4
-        "shown = 1\n"                # 5
-        "```\n"                      # 6
-        "````\n"                     # 7
-        "\n"                         # 8
+        "shown = 1\n"  # 5
+        "```\n"  # 6
+        "````\n"  # 7
+        "\n"  # 8
         "```{code-cell} ipython3\n"  # 9
-        "real = 2\n"                 # 10
-        "```\n"                      # 11
+        "real = 2\n"  # 10
+        "```\n"  # 11
     )
     assert sources.code_cell_lines(text) == [10]
 
 
 def test_read_line_after_code_cell_shown_inside_a_longer_fence(tmp_path):
     path = tmp_path / "meta.md"
-    path.write_text("# T\n\n````markdown\n```{code-cell} ipython3\nshown = 1\n```\n````\n\n"
-                    "```{code-cell} ipython3\nreal = 2\n```\n")
+    path.write_text(
+        "# T\n\n````markdown\n```{code-cell} ipython3\nshown = 1\n```\n````\n\n"
+        "```{code-cell} ipython3\nreal = 2\n```\n"
+    )
     nb = sources.read(chapter(path))
     (code,) = [c for c in nb.cells if c.cell_type == "code"]
     assert code.source == "real = 2"
@@ -132,11 +134,13 @@ def test_read_md_line_matches_source_for_every_cell(md_chapter):
 
 
 def test_read_ipynb(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Title"),
-        nbformat.v4.new_code_cell("print(1)"),
-        nbformat.v4.new_code_cell("2"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Title"),
+            nbformat.v4.new_code_cell("print(1)"),
+            nbformat.v4.new_code_cell("2"),
+        ]
+    )
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
     ch = chapter(path)

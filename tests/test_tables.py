@@ -9,12 +9,20 @@ from figures.table import MIME, table
 
 
 def test_numbers_right_text_left_and_cells_escaped():
-    latex = tables.tabular(["name", "time (s)", "share"],
-                           [["a_b & c", 1.5, "12.5%"], ["d", 22, ""], ["e", None, "7%"]])
+    latex = tables.tabular(
+        ["name", "time (s)", "share"], [["a_b & c", 1.5, "12.5%"], ["d", 22, ""], ["e", None, "7%"]]
+    )
     assert latex.splitlines() == [
-        r"\begin{tabular}{lrr}", r"\toprule", r"name & time (s) & share \\", r"\midrule",
-        r"a\_b \& c & 1.5 & 12.5\% \\", r"d & 22 &  \\", r"e &  & 7\% \\", r"\bottomrule",
-        r"\end{tabular}"]
+        r"\begin{tabular}{lrr}",
+        r"\toprule",
+        r"name & time (s) & share \\",
+        r"\midrule",
+        r"a\_b \& c & 1.5 & 12.5\% \\",
+        r"d & 22 &  \\",
+        r"e &  & 7\% \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
 
 
 def test_short_rows_are_padded_and_floats_keep_six_digits():
@@ -33,21 +41,32 @@ def test_caption_and_label_make_a_numbered_table():
 
 
 def test_helper_sends_plain_data_and_reads_as_text():
-    shown = table([["a", np.float32(0.5), np.int64(3)], ["bb", math.nan, None]],
-                  header=["key", "value", "n"], caption="A table", label="tbl-a")
+    shown = table(
+        [["a", np.float32(0.5), np.int64(3)], ["bb", math.nan, None]],
+        header=["key", "value", "n"],
+        caption="A table",
+        label="tbl-a",
+    )
     bundle = shown._repr_mimebundle_()
-    assert bundle[MIME] == {"header": ["key", "value", "n"], "rows": [["a", 0.5, 3], ["bb", "nan", None]],
-                            "caption": "A table", "label": "tbl-a"}
+    assert bundle[MIME] == {
+        "header": ["key", "value", "n"],
+        "rows": [["a", 0.5, 3], ["bb", "nan", None]],
+        "caption": "A table",
+        "label": "tbl-a",
+    }
     assert type(bundle[MIME]["rows"][0][2]) is int
-    assert bundle["text/plain"] == ("Table: A table\nkey  value  n\n---  -----  -\n"
-                                    "a    0.5    3\nbb   nan")
+    assert bundle["text/plain"] == (
+        "Table: A table\nkey  value  n\n---  -----  -\na    0.5    3\nbb   nan"
+    )
     assert tables.MIME == MIME
 
 
 def test_long_tables_are_cut_in_the_middle():
     latex = tables.tabular(["i"], [[i] for i in range(100)])
     assert r"\multicolumn{1}{c}{[… 63 more rows not shown …]} \\" in latex
-    assert r"31 \\" in latex and r"32 \\" not in latex and r"95 \\" in latex and r"94 \\" not in latex
+    assert (
+        r"31 \\" in latex and r"32 \\" not in latex and r"95 \\" in latex and r"94 \\" not in latex
+    )
 
 
 def test_a_dataframe_is_shown_as_table_data():

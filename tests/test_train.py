@@ -47,16 +47,27 @@ def tokens_dir(tmp_path):
 
 
 def tiny_config(device, **overrides):
-    fields = dict(batch_size=4, block_size=32, max_steps=12, warmup_steps=2, max_lr=3e-3,
-                  min_lr=3e-4, eval_interval=4, eval_batches=2, log_interval=1, seed=0,
-                  device=str(device))
+    fields = dict(
+        batch_size=4,
+        block_size=32,
+        max_steps=12,
+        warmup_steps=2,
+        max_lr=3e-3,
+        min_lr=3e-4,
+        eval_interval=4,
+        eval_batches=2,
+        log_interval=1,
+        seed=0,
+        device=str(device),
+    )
     return TrainConfig(**{**fields, **overrides})
 
 
 def tiny_trainer(device, tokens_dir, model_seed=0, model_fields=None, **overrides):
     model = make_model(GPTConfig(**{**TINY, **(model_fields or {})}), model_seed)
-    return Trainer(model, tokens_dir / "train.bin", tokens_dir / "val.bin",
-                   tiny_config(device, **overrides))
+    return Trainer(
+        model, tokens_dir / "train.bin", tokens_dir / "val.bin", tiny_config(device, **overrides)
+    )
 
 
 def losses(history):
@@ -100,8 +111,16 @@ def test_overfits_one_batch(device, tmp_path):
     # block_size + 1 tokens hold exactly one window: every batch is the same.
     write_tokens(tmp_path / "train.bin", random_tokens(33, 2), V)
     write_tokens(tmp_path / "val.bin", random_tokens(33, 2), V)
-    trainer = tiny_trainer(device, tmp_path, max_steps=100, warmup_steps=10, max_lr=1e-2,
-                           min_lr=1e-3, weight_decay=0.0, eval_interval=100)
+    trainer = tiny_trainer(
+        device,
+        tmp_path,
+        max_steps=100,
+        warmup_steps=10,
+        max_lr=1e-2,
+        min_lr=1e-3,
+        weight_decay=0.0,
+        eval_interval=100,
+    )
     history = trainer.run()
     assert history[0]["train_loss"] > 3.5  # about ln 64 = 4.16 at first
     assert history[-1]["train_loss"] < 0.05 and history[-1]["val_loss"] < 0.05
@@ -112,8 +131,15 @@ def test_history_records(device, tokens_dir):
     assert [r["step"] for r in history] == [3, 4, 6, 8, 9, 12]
     assert [r["val_loss"] is not None for r in history] == [False, True, False, True, False, True]
     for r in history:
-        assert set(r) == {"step", "train_loss", "val_loss", "lr", "grad_norm", "tokens_per_s",
-                          "elapsed"}
+        assert set(r) == {
+            "step",
+            "train_loss",
+            "val_loss",
+            "lr",
+            "grad_norm",
+            "tokens_per_s",
+            "elapsed",
+        }
         assert r["tokens_per_s"] > 0 and math.isfinite(r["train_loss"])
     assert history[-1]["lr"] == cosine_lr(11, 3e-3, 3e-4, 2, 12)
 
@@ -139,12 +165,14 @@ def test_same_seed_same_run(device, tokens_dir):
     ha, hb = a.run(), b.run()
     if device.type == "cpu":
         assert losses(ha) == losses(hb)
-        for (name, p), q in zip(a.raw_model.state_dict().items(), b.raw_model.state_dict().values(),
-                              strict=True):
+        for (name, p), q in zip(
+            a.raw_model.state_dict().items(), b.raw_model.state_dict().values(), strict=True
+        ):
             assert torch.equal(p, q), name
     else:
         np.testing.assert_allclose(
-            [r["train_loss"] for r in ha], [r["train_loss"] for r in hb], rtol=1e-5)
+            [r["train_loss"] for r in ha], [r["train_loss"] for r in hb], rtol=1e-5
+        )
     c = tiny_trainer(device, tokens_dir, model_fields=fields, seed=1).run()
     assert [r["train_loss"] for r in c] != [r["train_loss"] for r in ha]
 
@@ -171,8 +199,9 @@ def test_resume_is_exact(device, tokens_dir, tmp_path):
         final, resumed_final = straight.raw_model.state_dict(), second.raw_model.state_dict()
         assert all(torch.equal(final[k], resumed_final[k]) for k in final)
     else:
-        np.testing.assert_allclose([r["train_loss"] for r in resumed],
-                                   [r["train_loss"] for r in expected], rtol=1e-4)
+        np.testing.assert_allclose(
+            [r["train_loss"] for r in resumed], [r["train_loss"] for r in expected], rtol=1e-4
+        )
 
 
 def test_gradient_accumulation_matches_a_large_batch(device, tokens_dir):
@@ -186,8 +215,9 @@ def test_gradient_accumulation_matches_a_large_batch(device, tokens_dir):
     small.batches = iter([(x[:4], y[:4]), (x[4:], y[4:])])
     loss_big, loss_small = big.accumulate_gradients(), small.accumulate_gradients()
     assert abs(loss_big.item() - loss_small.item()) < 1e-6
-    for (name, p), q in zip(big.raw_model.named_parameters(), small.raw_model.parameters(),
-                             strict=True):
+    for (name, p), q in zip(
+        big.raw_model.named_parameters(), small.raw_model.parameters(), strict=True
+    ):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-5, msg=name)
     assert small.config.tokens_per_step == big.config.tokens_per_step == 256
 
@@ -228,16 +258,46 @@ def test_progress_line_only_on_a_terminal():
 
 def run_cli(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "code"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "scratchllm.train", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "scratchllm.train", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_command_line(device, tokens_dir, tmp_path):
     out = tmp_path / "run"
-    args = ["--tokens", str(tokens_dir), "--out", str(out), "--device", str(device),
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "32",
-            "--batch-size", "4", "--warmup-steps", "1", "--eval-interval", "2",
-            "--eval-batches", "2", "--log-interval", "1", "--position", "rope", "--no-bias"]
+    args = [
+        "--tokens",
+        str(tokens_dir),
+        "--out",
+        str(out),
+        "--device",
+        str(device),
+        "--n-layer",
+        "2",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "32",
+        "--block-size",
+        "32",
+        "--batch-size",
+        "4",
+        "--warmup-steps",
+        "1",
+        "--eval-interval",
+        "2",
+        "--eval-batches",
+        "2",
+        "--log-interval",
+        "1",
+        "--position",
+        "rope",
+        "--no-bias",
+    ]
     proc = run_cli(*args, "--max-steps", "3")
     assert proc.returncode == 0, proc.stderr
     assert "step 3: train loss" in proc.stdout

@@ -41,16 +41,21 @@ def bib(tmp_path):
 
 
 def test_bib_keys(bib):
-    assert typeset.bib_keys(bib) == {"vaswani2017attention", "bahdanau2015neural",
-                                     "goodfellow2016deep"}
+    assert typeset.bib_keys(bib) == {
+        "vaswani2017attention",
+        "bahdanau2015neural",
+        "goodfellow2016deep",
+    }
 
 
 def test_bib_keys_ignores_entry_commented_out_with_at_comment(tmp_path):
     # biber skips the whole body of @comment{...}, so an entry disabled this
     # way is not in the bibliography
     path = tmp_path / "refs.bib"
-    path.write_text("@comment{\n@article{disabled2020,\n  title = {Old},\n}\n}\n\n"
-                    "@article{kept2021,\n  title = {New},\n}\n")
+    path.write_text(
+        "@comment{\n@article{disabled2020,\n  title = {Old},\n}\n}\n\n"
+        "@article{kept2021,\n  title = {New},\n}\n"
+    )
     assert typeset.bib_keys(path) == {"kept2021"}
 
 
@@ -61,8 +66,13 @@ def make_chapter(tmp_path: Path, name: str, text: str, number: str = "1") -> Cha
 
 
 def make_book(tmp_path: Path, chapters, bibliography=None) -> Book:
-    return Book(root=tmp_path, title="T", bibliography=bibliography, chapters=list(chapters),
-                source=tmp_path / "book.yml")
+    return Book(
+        root=tmp_path,
+        title="T",
+        bibliography=bibliography,
+        chapters=list(chapters),
+        source=tmp_path / "book.yml",
+    )
 
 
 CH1 = """\
@@ -90,10 +100,16 @@ def rendered(tmp_path, bib):
     ch1 = make_chapter(tmp_path, "one", CH1, "1")
     ch2 = make_chapter(tmp_path, "two", CH2, "2")
     book = make_book(tmp_path, [ch1, ch2], bib)
-    r1 = Rendered(ch1, tmp_path / "one.tex", labels={"sec-intro"}, refs=["sec-later"],
-                  cites=["vaswani2017attention"])
-    r2 = Rendered(ch2, tmp_path / "two.tex", labels={"sec-later"},
-                  refs=["sec-intro", "ch-one"], cites=[])
+    r1 = Rendered(
+        ch1,
+        tmp_path / "one.tex",
+        labels={"sec-intro"},
+        refs=["sec-later"],
+        cites=["vaswani2017attention"],
+    )
+    r2 = Rendered(
+        ch2, tmp_path / "two.tex", labels={"sec-later"}, refs=["sec-intro", "ch-one"], cites=[]
+    )
     return book, r1, r2
 
 
@@ -129,8 +145,9 @@ def test_check_keys_undefined_reference(rendered):
 
 def test_check_keys_reference_line_is_the_keys_own(tmp_path, bib):
     # 'sec-att' is a prefix of the label on line 3; the undefined reference is on line 6
-    ch = make_chapter(tmp_path, "ch", "# Ch\n\n(sec-attention)=\n## Attention\n\n"
-                                      "See {ref}`sec-att`.\n")
+    ch = make_chapter(
+        tmp_path, "ch", "# Ch\n\n(sec-attention)=\n## Attention\n\nSee {ref}`sec-att`.\n"
+    )
     r = Rendered(ch, tmp_path / "ch.tex", labels={"sec-attention"}, refs=["sec-att"])
     with pytest.raises(BookError) as info:
         typeset.check_keys(make_book(tmp_path, [ch], bib), [r])
@@ -184,23 +201,44 @@ Output written on book.pdf (42 pages, 123456 bytes).
 
 def test_warnings_counts():
     w = typeset._warnings(LOG)
-    assert w == {"overfull": 2, "underfull": 1, "underfull_vbox": 2,
-                 "undefined": ["sec-x", "smith2020"], "missing_chars": 2}
+    assert w == {
+        "overfull": 2,
+        "underfull": 1,
+        "underfull_vbox": 2,
+        "undefined": ["sec-x", "smith2020"],
+        "missing_chars": 2,
+    }
 
 
 def test_warnings_clean_log():
     assert typeset._warnings("All fine.\n") == {
-        "overfull": 0, "underfull": 0, "underfull_vbox": 0, "undefined": [], "missing_chars": 0}
+        "overfull": 0,
+        "underfull": 0,
+        "underfull_vbox": 0,
+        "undefined": [],
+        "missing_chars": 0,
+    }
 
 
 def test_summary_line_names_every_kind_of_warning():
-    result = typeset.Typeset(Path("b.pdf"), 3, "typeset", overfull=0, underfull_vbox=3,
-                             split=["ch.md:40"])
+    result = typeset.Typeset(
+        Path("b.pdf"), 3, "typeset", overfull=0, underfull_vbox=3, split=["ch.md:40"]
+    )
     assert result.warnings() == "0 overfull boxes, 3 underfull vboxes, 1 split listing (ch.md:40)"
-    result = typeset.Typeset(Path("b.pdf"), 3, "typeset", overfull=1, underfull_vbox=1,
-                             missing_chars=2, undefined=["sec-x"], split=["a.md:1", "b.md:2"])
-    assert result.warnings() == ("1 overfull box, 1 underfull vbox, 2 split listings "
-                                 "(a.md:1, b.md:2), 2 missing glyphs, undefined: sec-x")
+    result = typeset.Typeset(
+        Path("b.pdf"),
+        3,
+        "typeset",
+        overfull=1,
+        underfull_vbox=1,
+        missing_chars=2,
+        undefined=["sec-x"],
+        split=["a.md:1", "b.md:2"],
+    )
+    assert result.warnings() == (
+        "1 overfull box, 1 underfull vbox, 2 split listings "
+        "(a.md:1, b.md:2), 2 missing glyphs, undefined: sec-x"
+    )
     many = typeset.Typeset(Path("b.pdf"), 3, "typeset", split=[f"c.md:{n}" for n in range(6)])
     assert many.warnings().endswith("6 split listings (c.md:0, c.md:1, c.md:2, c.md:3 and 2 more)")
 
@@ -208,25 +246,26 @@ def test_summary_line_names_every_kind_of_warning():
 def test_a_stamp_from_before_the_new_counts_still_loads():
     old = {"overfull": 1, "underfull": 0, "undefined": [], "missing_chars": 0}
     assert typeset.Typeset(Path("b.pdf"), 3, "unchanged", **old).warnings() == (
-        "1 overfull box, 0 underfull vboxes, 0 split listings")
+        "1 overfull box, 0 underfull vboxes, 0 split listings"
+    )
 
 
 CH_TEX = [
-    "% Generated from ch.md",                 # 1
-    "\\chapter{Ch}",                          # 2
-    "% BOOK-SOURCE /src/book/ch.md:7",        # 3
-    "\\begin{bookcode}",                      # 4
-    "x",                                      # 5
-    "\\end{bookcode}",                        # 6
-    "% BOOK-SOURCE /src/book/ch.md:15",       # 7
-    "\\begin{bookcode}",                      # 8
-    "y",                                      # 9
-    "\\end{bookcode}",                        # 10
-    "\\begin{bookoutput}",                    # 11
-    "\\badmacro",                             # 12
-    "\\end{bookoutput}",                      # 13
-    "% BOOK-SOURCE /src/book/ch.md:30",       # 14
-    "z",                                      # 15
+    "% Generated from ch.md",  # 1
+    "\\chapter{Ch}",  # 2
+    "% BOOK-SOURCE /src/book/ch.md:7",  # 3
+    "\\begin{bookcode}",  # 4
+    "x",  # 5
+    "\\end{bookcode}",  # 6
+    "% BOOK-SOURCE /src/book/ch.md:15",  # 7
+    "\\begin{bookcode}",  # 8
+    "y",  # 9
+    "\\end{bookcode}",  # 10
+    "\\begin{bookoutput}",  # 11
+    "\\badmacro",  # 12
+    "\\end{bookoutput}",  # 13
+    "% BOOK-SOURCE /src/book/ch.md:30",  # 14
+    "z",  # 15
 ]
 
 
@@ -242,11 +281,13 @@ def latex_setup(tmp_path):
 
 def test_latex_error_mapped_to_book_source(latex_setup):
     tex_dir, rendered = latex_setup
-    log = ("(./ch.tex\n"
-           "./ch.tex:12: Undefined control sequence.\n"
-           "l.12 \\badmacro\n"
-           "\n"
-           "The control sequence at the end of the top line\n")
+    log = (
+        "(./ch.tex\n"
+        "./ch.tex:12: Undefined control sequence.\n"
+        "l.12 \\badmacro\n"
+        "\n"
+        "The control sequence at the end of the top line\n"
+    )
     err = typeset._latex_error(log, tex_dir, rendered)
     assert err.message == "LaTeX error: Undefined control sequence."
     assert err.where == "/src/book/ch.md:15"
@@ -254,8 +295,15 @@ def test_latex_error_mapped_to_book_source(latex_setup):
     assert f"(generated LaTeX: {(tex_dir / 'ch.tex').resolve()}:12)" in err.detail
 
 
-@pytest.mark.parametrize("line,where", [(3, "/src/book/ch.md:7"), (6, "/src/book/ch.md:7"),
-                                        (14, "/src/book/ch.md:30"), (15, "/src/book/ch.md:30")])
+@pytest.mark.parametrize(
+    "line,where",
+    [
+        (3, "/src/book/ch.md:7"),
+        (6, "/src/book/ch.md:7"),
+        (14, "/src/book/ch.md:30"),
+        (15, "/src/book/ch.md:30"),
+    ],
+)
 def test_latex_error_nearest_preceding_marker(latex_setup, line, where):
     tex_dir, rendered = latex_setup
     err = typeset._latex_error(f"./ch.tex:{line}: Oops.\n", tex_dir, rendered)
@@ -300,10 +348,14 @@ def test_template_errors_name_the_template_and_line(tmp_path, rendered):
 
 def test_split_boxes_are_traced_to_their_cells(latex_setup):
     tex_dir, rendered = latex_setup
-    log = ("BOOK-SPLIT ./ch.tex:10\nnoise\nBOOK-SPLIT ./ch.tex:13\n"
-           "BOOK-SPLIT ./ch.tex:10\nBOOK-SPLIT ./book.tex:5\n")
+    log = (
+        "BOOK-SPLIT ./ch.tex:10\nnoise\nBOOK-SPLIT ./ch.tex:13\n"
+        "BOOK-SPLIT ./ch.tex:10\nBOOK-SPLIT ./book.tex:5\n"
+    )
     assert typeset._split_boxes(log, tex_dir, rendered) == [
-        "/src/book/ch.md:15", f"{(tex_dir / 'book.tex').resolve()}:5"]
+        "/src/book/ch.md:15",
+        f"{(tex_dir / 'book.tex').resolve()}:5",
+    ]
     assert typeset._split_boxes("no boxes broke\n", tex_dir, rendered) == []
 
 
