@@ -171,7 +171,7 @@ def test_generate_restores_the_mode(device):
     assert torch.equal(a, generate(model.eval(), prompt(device), 5, temperature=0))
 
 
-def test_untrained_model_is_near_uniform(device):
+def test_untrained_model_spreads_over_the_vocabulary(device):
     # Sanity: sampled tokens spread over the vocabulary (no stuck cache).
     model = tiny_model(device)
     out = generate(model, prompt(device, B=4), 30, generator=seeded())

@@ -303,11 +303,11 @@ def test_saved_file_is_readable_text(trained, tmp_path):
     assert header["pattern"] == GPT4_SPLIT_PATTERN
     assert header["special_tokens"] == tok.special_tokens
     assert len(rest) == len(tok.merges)
-    for line, ((a, b), idx) in zip(rest, tok.merges.items(), strict=True):
+    for line, ((a, b), new_id) in zip(rest, tok.merges.items(), strict=True):
         merge, comment = line.split("  # ")
         assert merge == f"{a} {b}"
         number, token = comment.split(" ", 1)
-        assert int(number) == idx and ast.literal_eval(token) == render_token(tok.vocab[idx])
+        assert int(number) == new_id and ast.literal_eval(token) == render_token(tok.vocab[new_id])
         assert line.isprintable()  # control bytes are escaped in the comment
 
 
@@ -337,9 +337,9 @@ def test_save_load_does_not_depend_on_the_locale(trained, tmp_path):
 
 def test_special_tokens_are_never_split(trained):
     tok = trained["gpt4"]
-    for token, idx in tok.special_tokens.items():
-        assert tok.encode(token, "all") == [idx]
-        assert tok.encode(f"a{token}b", "all") == tok.encode("a") + [idx] + tok.encode("b")
+    for token, token_id in tok.special_tokens.items():
+        assert tok.encode(token, "all") == [token_id]
+        assert tok.encode(f"a{token}b", "all") == tok.encode("a") + [token_id] + tok.encode("b")
     text = "end.<|endoftext|><|user|>hi<|end|><|assistant|>"
     ids = tok.special_tokens
     expected = tok.encode("end.") + [ids["<|endoftext|>"], ids["<|user|>"]]
