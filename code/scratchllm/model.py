@@ -231,11 +231,11 @@ class GPT(nn.Module):
             rotary = RotaryEmbedding(
                 head_dim, config.block_size, base=config.rope_base
             )
-        blocks = [Block(config, rotary) for _ in range(config.n_layer)]
+        layers = range(config.n_layer)
         parts = dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList(blocks),
+            h=nn.ModuleList([Block(config, rotary) for _ in layers]),
             ln_f=make_norm(config),
         )
         self.transformer = nn.ModuleDict(parts)
