@@ -5,13 +5,19 @@ import torch
 from torch.nn import functional as F
 
 from scratchllm import CausalSelfAttention, GPTConfig
+from scratchllm.attention import merge_heads, split_heads
+from scratchllm.model import FastCausalSelfAttention
+
+FORMS = {"teaching": CausalSelfAttention, "fast": FastCausalSelfAttention}
 
 
 def make_attention(dropout=0.0, **overrides):
     torch.manual_seed(0)
-    fields = dict(block_size=16, n_head=4, n_embd=32, dropout=dropout)
+    fields = dict(block_size=16, n_head=4, n_embd=32, dropout=dropout, attention="teaching")
     fields.update(overrides)
-    return CausalSelfAttention(GPTConfig(**fields)).eval()
+    config = GPTConfig(**fields)
+    Attention = FORMS[config.attention]
+    return Attention(config).eval()
 
 
 @pytest.fixture
@@ -57,8 +63,7 @@ def test_matches_scaled_dot_product_attention(attn, x):
     B, T, C = x.shape
     head_dim = C // attn.n_head
     q, k, v = attn.c_attn(x).split(C, dim=2)
-    q, k, v = (t.view(B, T, attn.n_head, head_dim).transpose(1, 2)
-               for t in (q, k, v))
+    q, k, v = (t.view(B, T, attn.n_head, head_dim).transpose(1, 2) for t in (q, k, v))
     fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     fused = attn.c_proj(fused.transpose(1, 2).reshape(B, T, C))
     assert (attn(x) - fused).abs().max().item() < 1e-6
@@ -82,6 +87,18 @@ def test_mask_is_a_non_persistent_buffer(attn):
     assert all(p is not attn.mask for p in attn.parameters())
 
 
-def test_head_count_must_divide_width():
-    with pytest.raises(AssertionError):
-        make_attention(n_head=5)
+@pytest.mark.parametrize("attention", ["teaching", "fast"])
+def test_head_count_must_divide_width(attention):
+    # A ValueError, not an assert, which python -O would remove.
+    with pytest.raises(ValueError, match="n_embd 32 is not a multiple of n_head 5"):
+        make_attention(n_head=5, attention=attention)
+
+
+def test_split_and_merge_heads_are_a_reshape():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 12)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    # Head h of token t holds channels 4h .. 4h+3 of that token.
+    assert torch.equal(heads[1, 2, 3], x[1, 3, 8:12])
+    assert torch.equal(merge_heads(heads), x)

@@ -1,7 +1,9 @@
 """Token files on disk and the (x, y) batches cut from them."""
 
 import json
+import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from scratchllm.dataset import (
     sequential_batches,
     write_tokens,
 )
+from scratchllm.io import atomic_write
 
 
 @pytest.fixture
@@ -26,12 +29,15 @@ def tokens(tmp_path):
     return open_tokens(path)
 
 
-@pytest.mark.parametrize("vocab_size, top_id, dtype", [
-    (50257, 50256, np.uint16),   # GPT-2
-    (65536, 65535, np.uint16),   # the largest vocabulary uint16 holds
-    (65537, 65536, np.uint32),
-    (100277, 100276, np.uint32),  # cl100k
-])
+@pytest.mark.parametrize(
+    "vocab_size, top_id, dtype",
+    [
+        (50257, 50256, np.uint16),  # GPT-2
+        (65536, 65535, np.uint16),  # the largest vocabulary uint16 holds
+        (65537, 65536, np.uint32),
+        (100277, 100276, np.uint32),  # cl100k
+    ],
+)
 def test_round_trip_and_dtype(tmp_path, vocab_size, top_id, dtype):
     path = tmp_path / "tokens.bin"
     ids = [0, 1, top_id, 7, top_id - 1]
@@ -102,15 +108,18 @@ def test_windows_are_shifted_by_one(tokens):
     assert y.tolist() == list(range(25, 33))
 
 
-@pytest.mark.parametrize("block_size, stride, expected", [
-    (8, 8, 12),    # starts 0, 8, ..., 88; a window needs 9 tokens: 88..96
-    (8, 1, 92),    # every start 0..91
-    (8, 4, 23),    # starts 0, 4, ..., 88
-    (9, 9, 11),    # 11 * 9 = 99 targets: exactly tokens 1..99
-    (10, 10, 9),   # 100 tokens hold only 99 targets
-    (99, 1, 1),
-    (100, 1, 0),   # no room for the last target
-])
+@pytest.mark.parametrize(
+    "block_size, stride, expected",
+    [
+        (8, 8, 12),  # starts 0, 8, ..., 88; a window needs 9 tokens: 88..96
+        (8, 1, 92),  # every start 0..91
+        (8, 4, 23),  # starts 0, 4, ..., 88
+        (9, 9, 11),  # 11 * 9 = 99 targets: exactly tokens 1..99
+        (10, 10, 9),  # 100 tokens hold only 99 targets
+        (99, 1, 1),
+        (100, 1, 0),  # no room for the last target
+    ],
+)
 def test_window_count(tokens, block_size, stride, expected):
     ds = TokenDataset(tokens, block_size, stride=stride)
     assert len(ds) == expected
@@ -186,3 +195,42 @@ def test_sequential_batches_cover_the_tokens_once(tokens, device, block_size, ba
     # Every token is an input once and every token but the first a target once.
     assert xs.tolist() == list(range(99))
     assert ys.tolist() == list(range(1, 100))
+
+
+# --- the atomic writer -------------------------------------------------------
+
+
+def test_atomic_write_leaves_the_old_file_or_the_new_one(tmp_path):
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"old")
+
+    def crash(f):
+        f.write(b"half of the new")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(path, crash)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.bin"]  # no temporary left
+    assert atomic_write(path, lambda f: f.write(b"new")) == 3  # write's result
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.bin"]
+
+
+def test_atomic_write_is_absent_after_a_failed_first_write(tmp_path):
+    with pytest.raises(ValueError):
+        atomic_write(tmp_path / "new.bin", lambda f: int("not a number"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_write_mode_is_that_of_open(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
+        with open(tmp_path / "b.bin", "wb") as f:  # what open() gives, for reference
+            f.write(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == mode

@@ -41,6 +41,7 @@ def test_one_hot_product_has_the_same_gradient(device):
 
 
 def test_learned_positions(device):
+    torch.manual_seed(0)
     wpe = LearnedPositionalEmbedding(block_size=16, n_embd=8).to(device)
     assert isinstance(wpe, nn.Module)
     assert [name for name, _ in wpe.named_parameters()] == ["weight"]
@@ -86,9 +87,9 @@ def test_sinusoid_nearby_positions_are_more_alike():
     for m in (0, 50, 100):
         dots = [pe[m] @ pe[m + k] for k in range(5)]
         assert all(a > b for a, b in zip(dots, dots[1:], strict=False))
-        torch.testing.assert_close(torch.stack(dots),
-                                   torch.stack([pe[0] @ pe[k] for k in range(5)]),
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            torch.stack(dots), torch.stack([pe[0] @ pe[k] for k in range(5)]), atol=1e-4, rtol=0
+        )
     cos = F.cosine_similarity(pe[100:101], pe, dim=1)
     assert cos[99] > cos[90] > cos[60]
 

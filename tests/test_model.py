@@ -59,8 +59,9 @@ def test_ignore_index(device):
     masked = targets.clone()
     masked[:, :10] = -1
     _, loss = model(idx, targets=masked)
-    expected = torch.nn.functional.cross_entropy(logits[:, 10:].reshape(-1, V),
-                                                 targets[:, 10:].reshape(-1))
+    expected = torch.nn.functional.cross_entropy(
+        logits[:, 10:].reshape(-1, V), targets[:, 10:].reshape(-1)
+    )
     torch.testing.assert_close(loss, expected)
 
 
@@ -110,14 +111,25 @@ def test_gelu_is_the_tanh_approximation():
 
 
 def test_layernorm_with_and_without_bias():
+    torch.manual_seed(0)
     x = torch.randn(4, 16) * 3 + 1
-    ln = M.LayerNorm(16, bias=True)
-    torch.testing.assert_close(ln(x), torch.nn.functional.layer_norm(x, (16,)))
+    ln = M.LayerNorm(16, bias=True, eps=1e-5)
+    with torch.no_grad():  # a gain and a shift that a forgetful forward would drop
+        ln.weight.uniform_(0.5, 1.5)
+        ln.bias.uniform_(-1, 1)
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    expected = (x - mean) / torch.sqrt(var + 1e-5) * ln.weight + ln.bias
+    torch.testing.assert_close(ln(x), expected)
+    no_bias = M.LayerNorm(16, bias=False)
+    with torch.no_grad():
+        no_bias.weight.copy_(ln.weight)
+    torch.testing.assert_close(no_bias(x), expected - ln.bias)
     assert M.LayerNorm(16, bias=False).bias is None
     assert [n for n, _ in M.LayerNorm(16, bias=False).named_parameters()] == ["weight"]
 
 
 def test_rmsnorm_formula():
+    torch.manual_seed(0)
     x = torch.randn(4, 16) * 3 + 1
     norm = M.RMSNorm(16, eps=1e-5)
     with torch.no_grad():
@@ -130,9 +142,13 @@ def test_rmsnorm_formula():
 
 def test_swiglu_formula_and_width():
     cfg = GPTConfig(**SMALL, mlp="swiglu", bias=False)
+    torch.manual_seed(0)
     mlp = M.SwiGLU(cfg)
     x = torch.randn(2, 5, 64)
-    expected = mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
+    # Written out: silu(a) = a * sigmoid(a), and each Linear is x @ W^T.
+    gate = x @ mlp.gate_proj.weight.T
+    up = x @ mlp.up_proj.weight.T
+    expected = (gate * torch.sigmoid(gate) * up) @ mlp.down_proj.weight.T
     torch.testing.assert_close(mlp(x), expected)
     assert mlp.gate_proj.out_features == M.swiglu_hidden(64) == 256
     assert M.swiglu_hidden(768) == 2048
@@ -140,12 +156,31 @@ def test_swiglu_formula_and_width():
     assert M.SwiGLU(GPTConfig(**SMALL, n_hidden=172)).up_proj.out_features == 172
 
 
+def silence(sublayer):
+    """Zero the projection that writes a sublayer's output: it then adds 0."""
+    with torch.no_grad():
+        sublayer.c_proj.weight.zero_()
+        sublayer.c_proj.bias.zero_()
+
+
 def test_block_is_pre_norm_residual():
     torch.manual_seed(0)
-    block = M.Block(GPTConfig(**SMALL)).eval()
     x = torch.randn(2, 7, 64)
-    h = x + block.attn(block.ln_1(x))
-    torch.testing.assert_close(block(x), h + block.mlp(block.ln_2(h)))
+    block = M.Block(GPTConfig(**SMALL)).eval()
+    silence(block.attn)
+    silence(block.mlp)
+    # Nothing is normalised on the residual path: with both sublayers silent
+    # the block passes x through untouched (a post-norm block would not).
+    assert torch.equal(block(x), x)
+    for sublayer in ("attn", "mlp"):
+        torch.manual_seed(0)
+        block = M.Block(GPTConfig(**SMALL)).eval()
+        silence(getattr(block, "mlp" if sublayer == "attn" else "attn"))
+        # The sublayer reads a normalised copy of x, so scaling x scales the
+        # residual stream but leaves what the sublayer adds as it was.
+        added = block(x) - x
+        torch.testing.assert_close(block(4 * x) - 4 * x, added, atol=1e-4, rtol=1e-4)
+        assert added.abs().max() > 1e-2  # it does add something
 
 
 def test_modern_variant_has_its_parts(device):
@@ -176,8 +211,12 @@ def test_gpt2_initialisation():
     torch.manual_seed(0)
     model = GPT(GPTConfig(block_size=64, vocab_size=1000, n_layer=8, n_head=4, n_embd=256))
     h = model.transformer.h
-    for w in (h[0].attn.c_attn.weight, h[3].mlp.c_fc.weight, model.transformer.wte.weight,
-              model.transformer.wpe.weight):
+    for w in (
+        h[0].attn.c_attn.weight,
+        h[3].mlp.c_fc.weight,
+        model.transformer.wte.weight,
+        model.transformer.wpe.weight,
+    ):
         assert abs(w.std().item() - 0.02) < 0.001
     for w in (h[0].attn.c_proj.weight, h[5].mlp.c_proj.weight):  # residual projections
         assert abs(w.std().item() - 0.02 / math.sqrt(2 * 8)) < 0.0003
@@ -195,12 +234,12 @@ def test_weight_tying(device):
     model = make_model(device)
     wte, head = model.transformer.wte.weight, model.lm_head.weight
     assert wte is head and wte.data_ptr() == head.data_ptr()
-    assert model.num_params(non_embedding=False) == len(torch.nn.utils.parameters_to_vector(
-        model.parameters()))
+    assert model.num_params(non_embedding=False) == len(
+        torch.nn.utils.parameters_to_vector(model.parameters())
+    )
     untied = make_model(device, tie_embeddings=False)
     assert untied.transformer.wte.weight.data_ptr() != untied.lm_head.weight.data_ptr()
-    assert (untied.num_params(non_embedding=False)
-            == model.num_params(non_embedding=False) + V * 64)
+    assert untied.num_params(non_embedding=False) == model.num_params(non_embedding=False) + V * 64
 
 
 def test_determinism(device, variant):
@@ -208,7 +247,6 @@ def test_determinism(device, variant):
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
     idx = random_ids(device)
-    assert torch.equal(a(idx)[0], a(idx)[0])
     assert torch.equal(a(idx)[0], b(idx)[0])
 
 
@@ -238,8 +276,10 @@ def test_gpt2_small_parameter_count():
     assert model.num_params() == 124_439_808 - 38_597_376 - 786_432 == 85_056_000
 
 
-@pytest.mark.parametrize("size, published_millions", [
-    ("gpt2", 124), ("gpt2-medium", 355), ("gpt2-large", 774), ("gpt2-xl", 1558)])
+@pytest.mark.parametrize(
+    "size, published_millions",
+    [("gpt2", 124), ("gpt2-medium", 355), ("gpt2-large", 774), ("gpt2-xl", 1558)],
+)
 def test_gpt2_sizes(size, published_millions):
     n = meta_gpt2(size).num_params(non_embedding=False)
     L, _, C = GPT2_SIZES[size]
@@ -281,22 +321,35 @@ def scramble(hf_model, seed=0):
     return hf_model.eval()
 
 
+# Values other than GPTConfig's defaults (eps 1e-5, RoPE base 1e4, MLP width
+# 4 * n_embd or swiglu_hidden), so that a loader that forgets to copy one of
+# them gives other logits.
+GPT2_FIELDS = dict(layer_norm_epsilon=1e-6, n_inner=3 * 64)
+LLAMA_FIELDS = dict(rms_norm_eps=1e-6, rope_theta=5e5, intermediate_size=172)
+
+
+def hf_gpt2_config(transformers, **fields):
+    small = dict(n_layer=2, n_head=4, n_embd=64, n_positions=64, vocab_size=V)
+    no_dropout = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    tokens = dict(bos_token_id=0, eos_token_id=0)
+    return transformers.GPT2Config(**{**small, **no_dropout, **tokens, **GPT2_FIELDS, **fields})
+
+
+def hf_llama_config(transformers, **fields):
+    small = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, vocab_size=V)
+    layout = dict(num_key_value_heads=4, max_position_embeddings=64, attention_bias=False)
+    untied = dict(tie_word_embeddings=False)
+    return transformers.LlamaConfig(**{**small, **layout, **untied, **LLAMA_FIELDS, **fields})
+
+
 def hf_gpt2(transformers, **fields):
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=64, n_positions=64, vocab_size=V,
-                                  bos_token_id=0, eos_token_id=0, resid_pdrop=0.0,
-                                  embd_pdrop=0.0, attn_pdrop=0.0, **fields)
-    return scramble(transformers.GPT2LMHeadModel(cfg))
+    return scramble(transformers.GPT2LMHeadModel(hf_gpt2_config(transformers, **fields)))
 
 
 def hf_llama(transformers, **fields):
     torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=172, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=4, vocab_size=V,
-                                   max_position_embeddings=64, rms_norm_eps=1e-5,
-                                   tie_word_embeddings=False, attention_bias=False,
-                                   **fields)
-    return scramble(transformers.LlamaForCausalLM(cfg))
+    return scramble(transformers.LlamaForCausalLM(hf_llama_config(transformers, **fields)))
 
 
 def max_logit_diff(hf_model, ours, idx):
@@ -311,6 +364,7 @@ def test_parity_with_hf_gpt2(transformers, device, attention):
     hf = hf_gpt2(transformers, attn_implementation="eager").to(device)
     ours = from_hf_gpt2(hf, attention=attention).to(device).eval()
     assert ours.config.block_size == 64 and ours.config.tie_embeddings
+    assert (ours.config.norm_eps, ours.config.n_hidden) == (1e-6, 192)
     assert ours.num_params(non_embedding=False) == sum(p.numel() for p in hf.parameters())
     idx = random_ids(device, B=2, T=64)
     assert max_logit_diff(hf, ours, idx) < 1e-5
@@ -323,8 +377,9 @@ def test_parity_with_hf_llama(transformers, device, attention):
     hf = hf_llama(transformers, attn_implementation="eager").to(device)
     ours = from_hf_llama(hf, attention=attention).to(device).eval()
     cfg = ours.config
-    assert (cfg.norm, cfg.mlp, cfg.position, cfg.bias, cfg.tie_embeddings, cfg.n_hidden) == (
-        "rmsnorm", "swiglu", "rope", False, False, 172)
+    assert (cfg.norm, cfg.mlp, cfg.position) == ("rmsnorm", "swiglu", "rope")
+    assert (cfg.bias, cfg.tie_embeddings, cfg.n_hidden) == (False, False, 172)
+    assert (cfg.norm_eps, cfg.rope_base) == (1e-6, 5e5)
     assert ours.num_params(non_embedding=False) == sum(p.numel() for p in hf.parameters())
     idx = random_ids(device, B=2, T=64)
     assert max_logit_diff(hf, ours, idx) < 1e-5
@@ -342,13 +397,39 @@ def test_parity_with_hf_llama_tied(transformers, device):
     assert max_logit_diff(hf, ours, random_ids(device, B=2, T=40)) < 1e-5
 
 
-def test_llama_with_grouped_query_attention_is_refused(transformers):
+@pytest.mark.parametrize(
+    "fields, problem",
+    [
+        (dict(num_key_value_heads=2), "grouped-query"),
+        (dict(head_dim=8), "head_dim"),
+        (dict(attention_bias=True), "biases"),
+        (dict(mlp_bias=True), "biases"),
+        (dict(hidden_act="gelu"), "activation 'gelu'"),
+        (dict(rope_parameters=dict(rope_type="linear", factor=2.0, rope_theta=1e4)), "rope type"),
+    ],
+)
+def test_llama_that_we_cannot_copy_is_refused(transformers, fields, problem):
     from scratchllm.hf import from_hf_llama
 
-    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=172, num_hidden_layers=1,
-                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=V)
-    with pytest.raises(NotImplementedError, match="grouped-query"):
+    cfg = hf_llama_config(transformers, **{"num_hidden_layers": 1, **fields})
+    with pytest.raises(NotImplementedError, match=problem):
         from_hf_llama(transformers.LlamaForCausalLM(cfg))
+
+
+@pytest.mark.parametrize(
+    "fields, problem",
+    [
+        (dict(activation_function="relu"), "activation 'relu'"),
+        (dict(scale_attn_weights=False), "attention scale"),
+        (dict(scale_attn_by_inverse_layer_idx=True), "attention scale"),
+    ],
+)
+def test_gpt2_that_we_cannot_copy_is_refused(transformers, fields, problem):
+    from scratchllm.hf import from_hf_gpt2
+
+    cfg = hf_gpt2_config(transformers, **{"n_layer": 1, **fields})
+    with pytest.raises(NotImplementedError, match=problem):
+        from_hf_gpt2(transformers.GPT2LMHeadModel(cfg))
 
 
 # === generate: sampling new tokens ===================================================
@@ -357,7 +438,7 @@ def test_llama_with_grouped_query_attention_is_refused(transformers):
 def greedy(model, idx, n):
     """The argmax continuation, one token at a time, written out by hand."""
     for _ in range(n):
-        logits, _ = model(idx[:, -model.config.block_size:])
+        logits, _ = model(idx[:, -model.config.block_size :])
         idx = torch.cat((idx, logits[:, -1].argmax(dim=-1, keepdim=True)), dim=1)
     return idx
 

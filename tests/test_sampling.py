@@ -9,7 +9,6 @@ import torch
 from scratchllm.config import GPTConfig
 from scratchllm.sampling import (
     KVCache,
-    cached_forward,
     generate,
     sample_next,
     top_k_filter,
@@ -21,8 +20,7 @@ V = 64
 TINY = dict(block_size=32, vocab_size=V, n_layer=2, n_head=2, n_embd=32)
 VARIANTS = {
     "learned": {},
-    "rope": dict(norm="rmsnorm", mlp="swiglu", position="rope", bias=False,
-                 tie_embeddings=False),
+    "rope": dict(norm="rmsnorm", mlp="swiglu", position="rope", bias=False, tie_embeddings=False),
     "teaching": dict(attention="teaching"),
 }
 
@@ -100,30 +98,55 @@ def test_cached_forward_matches_the_model(device, variant):
     idx = torch.randint(0, V, (2, 32), generator=seeded(4)).to(device)
     expected, _ = model(idx)
     cache = KVCache(TINY["n_layer"])
+
+    def cached_forward(ids):
+        return model(ids, cache=cache)[0]
+
     # A prompt of 10, a chunk of 7, then one token at a time.
-    pieces = [cached_forward(model, idx[:, :10], cache), cached_forward(model, idx[:, 10:17], cache)]
-    pieces += [cached_forward(model, idx[:, t:t + 1], cache) for t in range(17, 32)]
+    pieces = [cached_forward(idx[:, :10]), cached_forward(idx[:, 10:17])]
+    pieces += [cached_forward(idx[:, t : t + 1]) for t in range(17, 32)]
     assert cache.length == 32
     torch.testing.assert_close(torch.cat(pieces, dim=1), expected, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="block_size"):
-        cached_forward(model, idx[:, :1], cache)
+        cached_forward(idx[:, :1])
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("decoding", [dict(temperature=0), dict(temperature=1.0),
-                                      dict(temperature=0.8, top_k=10, top_p=0.9)],
-                         ids=["greedy", "sampled", "top-k-top-p"])
+@pytest.mark.parametrize(
+    "decoding",
+    [dict(temperature=0), dict(temperature=1.0), dict(temperature=0.8, top_k=10, top_p=0.9)],
+    ids=["greedy", "sampled", "top-k-top-p"],
+)
 def test_cache_gives_the_same_tokens(device, variant, decoding):
     model = tiny_model(device, **VARIANTS[variant])
     idx = prompt(device)
     # 40 new tokens run past block_size 32: the context window slides.
-    runs = [generate(model, idx, 40, generator=seeded(), use_cache=use_cache, **decoding)
-            for use_cache in (True, False)]
+    runs = [
+        generate(model, idx, 40, generator=seeded(), use_cache=use_cache, **decoding)
+        for use_cache in (True, False)
+    ]
     assert runs[0].shape == (2, 45)
     assert torch.equal(runs[0], runs[1])
 
 
 # --- generate ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_gpt_generate_is_sampling_generate(device, variant, use_cache):
+    # GPT.generate (transformer chapter) and generate (pretraining chapter)
+    # draw the same tokens from the same seed, with and without the cache.
+    model = tiny_model(device, **VARIANTS[variant])
+    idx = prompt(device)
+    ours = generate(
+        model, idx, 40, temperature=0.8, top_k=10, generator=seeded(), use_cache=use_cache
+    )
+    theirs = model.generate(idx, 40, temperature=0.8, top_k=10, generator=seeded())
+    assert theirs.shape == (2, 45)
+    assert torch.equal(ours, theirs)
+    other = model.generate(idx, 40, temperature=0.8, top_k=10, generator=seeded(2))
+    assert not torch.equal(other, theirs)  # the seed matters, so the test can fail
 
 
 def test_generate_stops_at_the_end_token(device):
@@ -136,7 +159,7 @@ def test_generate_stops_at_the_end_token(device):
     if ended[1] is None:  # row 1 never ends: it runs to max_new_tokens
         assert out.shape == (2, 25)
     assert out[0, 5:].tolist() == [eos] * (out.size(1) - 5)  # row 0: padded with eos
-    assert torch.equal(out[1], free[1, :out.size(1)])  # row 1 is unaffected
+    assert torch.equal(out[1], free[1, : out.size(1)])  # row 1 is unaffected
     single = generate(model, idx[:1], 20, temperature=0, eos_id=eos)
     assert single.shape == (1, 6) and single[0, -1].item() == eos
 
@@ -148,7 +171,7 @@ def test_generate_restores_the_mode(device):
     assert torch.equal(a, generate(model.eval(), prompt(device), 5, temperature=0))
 
 
-def test_untrained_model_is_near_uniform(device):
+def test_untrained_model_spreads_over_the_vocabulary(device):
     # Sanity: sampled tokens spread over the vocabulary (no stuck cache).
     model = tiny_model(device)
     out = generate(model, prompt(device, B=4), 30, generator=seeded())

@@ -43,9 +43,8 @@ class GPTConfig:
     norm: str = "layernorm"  # or "rmsnorm"
     norm_eps: float = 1e-5  # added to the variance before its square root
     mlp: str = "gelu"  # or "swiglu"
-    n_hidden: int | None = (
-        None  # MLP width; None: 4 * n_embd (gelu), ~8/3 * n_embd (swiglu)
-    )
+    # The MLP's width; None: 4 * n_embd (gelu), about 8/3 * n_embd (swiglu)
+    n_hidden: int | None = None
     position: str = "learned"  # or "rope"
     rope_base: float = 10000.0  # RoPE's base (Llama's rope_theta)
     tie_embeddings: bool = True  # lm_head reuses the token embedding matrix
@@ -67,12 +66,7 @@ class GPTConfig:
                 f"unknown GPT-2 size {size!r}; one of {list(GPT2_SIZES)}"
             )
         n_layer, n_head, n_embd = GPT2_SIZES[size]
-        fields = dict(
-            n_layer=n_layer,
-            n_head=n_head,
-            n_embd=n_embd,
-            vocab_size=50257,
-            block_size=1024,
-        )
+        fields = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd)
+        fields.update(vocab_size=50257, block_size=1024)
         fields.update(overrides)
         return cls(**fields)

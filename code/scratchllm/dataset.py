@@ -12,7 +12,6 @@ window shifted by one: the model learns to predict token t+1 from tokens <= t.
 
 import json
 import os
-import tempfile
 from itertools import islice
 from pathlib import Path
 
@@ -20,9 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-CHUNK = (
-    1 << 20
-)  # tokens held in memory at a time while writing (8 MiB as int64)
+from scratchllm.io import atomic_write
+
+# Tokens held in memory at a time while writing (8 MiB as int64).
+CHUNK = 1 << 20
 
 
 def _dtype_for(vocab_size):
@@ -38,11 +38,8 @@ def _sidecar(path):
 def _chunks(ids_iterable, size):
     """Group a stream of ids into int64 arrays of about `size` ids.  Items
     may be single ids or sequences of ids (a tokenized document, say)."""
-    ints, arrays, n = (
-        [],
-        [],
-        0,
-    )  # single ids wait in a list: cheaper than arrays
+    # Single ids wait in a list: cheaper than one array each.
+    ints, arrays, n = [], [], 0
     for item in ids_iterable:
         if isinstance(item, (int, np.integer)):
             ints.append(item)
@@ -58,27 +55,6 @@ def _chunks(ids_iterable, size):
             ints, arrays, n = [], [], 0
     if n:
         yield np.concatenate(arrays + [np.array(ints, dtype=np.int64)])
-
-
-def _atomic_write(path, write):
-    """Call write(file) on a temporary file beside `path`, then rename it over
-    `path`.  A rename within one folder is atomic: readers see the old file or
-    the complete new one, never a half-written one, even if writing fails."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            result = write(f)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename makes it visible
-        os.chmod(tmp, 0o644)  # mkstemp made it private to us
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return result
 
 
 def write_tokens(path, ids_iterable, vocab_size):
@@ -104,7 +80,7 @@ def write_tokens(path, ids_iterable, vocab_size):
             count += chunk.size
         return count
 
-    count = _atomic_write(path, write)
+    count = atomic_write(path, write)
     meta = {
         "dtype": np.dtype(dtype).name,
         "count": int(count),
@@ -112,9 +88,8 @@ def write_tokens(path, ids_iterable, vocab_size):
     }
     # The sidecar goes last: open_tokens checks the two agree, so a reader
     # that catches the moment between the renames gets an error, not garbage.
-    _atomic_write(
-        _sidecar(path), lambda f: f.write(json.dumps(meta, indent=1).encode())
-    )
+    text = json.dumps(meta, indent=1)
+    atomic_write(_sidecar(path), lambda f: f.write(text.encode()))
     return count
 
 
@@ -156,10 +131,8 @@ def _window(tokens, i, T):
 
 def _batch(tokens, starts, T):
     """The windows at `starts`, stacked into (len(starts), T) tensors x, y."""
-    pairs = [_window(tokens, int(i), T) for i in starts]
-    return torch.stack([x for x, _ in pairs]), torch.stack(
-        [y for _, y in pairs]
-    )
+    xs, ys = zip(*(_window(tokens, int(i), T) for i in starts), strict=True)
+    return torch.stack(xs), torch.stack(ys)
 
 
 def _to(x, y, device):
@@ -261,9 +234,8 @@ def sequential_batches(tokens, block_size, batch_size, device=None):
     n_windows = len(TokenDataset(tokens, block_size, stride=block_size))
     starts = range(0, n_windows * block_size, block_size)
     for b in range(0, n_windows, batch_size):
-        yield _to(
-            *_batch(tokens, starts[b : b + batch_size], block_size), device
-        )
+        x, y = _batch(tokens, starts[b : b + batch_size], block_size)
+        yield _to(x, y, device)
     covered = n_windows * block_size  # targets so far: tokens[1 : covered + 1]
     rest = len(tokens) - 1 - covered
     if rest > 0:

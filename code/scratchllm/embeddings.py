@@ -79,9 +79,8 @@ def sinusoidal_positions(num_positions, dim, base=10000.0):
     # off by about 1e-3 radians.
     pos = torch.arange(num_positions, dtype=torch.float64)
     two_i = torch.arange(0, dim, 2, dtype=torch.float64)
-    angles = pos[:, None] / base ** (
-        two_i / dim
-    )  # (num_positions, ceil(dim/2))
+    # (num_positions, ceil(dim / 2)): one angle per position and pair
+    angles = pos[:, None] / base ** (two_i / dim)
     pe = torch.zeros(num_positions, dim, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : dim // 2])  # an odd dim ends on a sine
@@ -96,11 +95,8 @@ class SinusoidalPositionalEmbedding(nn.Module):
         self.num_positions = num_positions
         # A buffer moves with .to(device); non-persistent, because it is
         # recomputed from (num_positions, dim, base) and not worth a checkpoint.
-        self.register_buffer(
-            "pe",
-            sinusoidal_positions(num_positions, dim, base),
-            persistent=False,
-        )
+        pe = sinusoidal_positions(num_positions, dim, base)
+        self.register_buffer("pe", pe, persistent=False)
 
     def forward(self, positions):
         """positions: a length T, or a tensor of positions -> (T, C)."""
@@ -141,19 +137,12 @@ class RotaryEmbedding(nn.Module):
         self.max_positions = max_positions
         # Computed in float32, operation for operation as in Hugging Face's
         # Llama, so that a parity test can expect the very same numbers.
-        inv_freq = 1.0 / (
-            base
-            ** (
-                torch.arange(0, head_dim, 2, dtype=torch.int64).float()
-                / head_dim
-            )
-        )
+        pairs = torch.arange(0, head_dim, 2, dtype=torch.int64).float()
+        inv_freq = 1.0 / (base ** (pairs / head_dim))
         angles = torch.outer(torch.arange(max_positions).float(), inv_freq)
         # rotate_half pairs channel j with j + head_dim/2, so both halves of
-        # the table carry the same angles.
-        angles = torch.cat(
-            (angles, angles), dim=-1
-        )  # (max_positions, head_dim)
+        # the table carry the same angles: (max_positions, head_dim).
+        angles = torch.cat((angles, angles), dim=-1)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
@@ -183,9 +172,8 @@ class TokenAndPositionEmbedding(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.block_size = config.block_size
-        self.wte = nn.Embedding(
-            config.vocab_size, config.n_embd
-        )  # token -> vector
+        # token -> vector, and position -> vector
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
 

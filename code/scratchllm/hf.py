@@ -50,20 +50,15 @@ def from_hf_gpt2(hf_model, **overrides):
     config = GPTConfig(**fields)
 
     model = GPT(config)
-    conv1d = (
-        "attn.c_attn.weight",
-        "attn.c_proj.weight",
-        "mlp.c_fc.weight",
-        "mlp.c_proj.weight",
-    )
+    conv1d = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+    conv1d_weights = tuple(f"{name}.weight" for name in conv1d)
     theirs = hf_model.state_dict()
     if "lm_head.weight" not in theirs:  # a tied lm_head may be saved only once
         theirs["lm_head.weight"] = theirs["transformer.wte.weight"]
     state_dict = {}
     for name in model.state_dict():
-        state_dict[name] = (
-            theirs[name].t() if name.endswith(conv1d) else theirs[name]
-        )
+        transpose = name.endswith(conv1d_weights)
+        state_dict[name] = theirs[name].t() if transpose else theirs[name]
     # strict: every parameter of ours must receive a tensor
     model.load_state_dict(state_dict, strict=True)
     return model
@@ -92,25 +87,22 @@ def from_hf_llama(hf_model, **overrides):
     rope = getattr(hf, "rope_parameters", None) or {}  # transformers >= 5
     rope_type = rope.get("rope_type", "default")
     rope_base = rope.get("rope_theta", getattr(hf, "rope_theta", 10000.0))
-    if getattr(hf, "rope_scaling", None):  # transformers 4
-        rope_type = hf.rope_scaling.get(
-            "rope_type", hf.rope_scaling.get("type")
-        )
-    problems = [
-        (
-            hf.num_key_value_heads != hf.num_attention_heads,
-            "grouped-query attention",
+    scaling = getattr(hf, "rope_scaling", None)  # transformers 4
+    if scaling:
+        rope_type = scaling.get("rope_type", scaling.get("type"))
+    head_dim = hf.hidden_size // hf.num_attention_heads
+    problems = {
+        "grouped-query attention": (
+            hf.num_key_value_heads != hf.num_attention_heads
         ),
-        (
-            getattr(hf, "head_dim", None)
-            not in (None, hf.hidden_size // hf.num_attention_heads),
-            "a head_dim other than hidden_size / num_attention_heads",
+        "a head_dim other than hidden_size / num_attention_heads": (
+            getattr(hf, "head_dim", None) not in (None, head_dim)
         ),
-        (hf.attention_bias or getattr(hf, "mlp_bias", False), "biases"),
-        (hf.hidden_act != "silu", f"activation {hf.hidden_act!r}"),
-        (rope_type not in (None, "default"), f"rope type {rope_type!r}"),
-    ]
-    for problem, what in problems:
+        "biases": hf.attention_bias or getattr(hf, "mlp_bias", False),
+        f"activation {hf.hidden_act!r}": hf.hidden_act != "silu",
+        f"rope type {rope_type!r}": rope_type not in (None, "default"),
+    }
+    for what, problem in problems.items():
         if problem:
             raise NotImplementedError(f"Llama with {what} is not supported")
     fields = dict(
@@ -133,31 +125,27 @@ def from_hf_llama(hf_model, **overrides):
 
     model = GPT(config)
     theirs = hf_model.state_dict()
+    embed = theirs["model.embed_tokens.weight"]
     state_dict = {
-        "transformer.wte.weight": theirs["model.embed_tokens.weight"],
+        "transformer.wte.weight": embed,
         "transformer.ln_f.weight": theirs["model.norm.weight"],
-        "lm_head.weight": theirs.get(
-            "lm_head.weight", theirs["model.embed_tokens.weight"]
-        ),
+        "lm_head.weight": theirs.get("lm_head.weight", embed),
+    }
+    # Ours (transformer.h.i.) from theirs (model.layers.i.), weights only.
+    names = {
+        "ln_1": "input_layernorm",
+        "attn.c_proj": "self_attn.o_proj",
+        "ln_2": "post_attention_layernorm",
+        "mlp.gate_proj": "mlp.gate_proj",
+        "mlp.up_proj": "mlp.up_proj",
+        "mlp.down_proj": "mlp.down_proj",
     }
     for i in range(config.n_layer):
-        hf_layer, layer = f"model.layers.{i}.", f"transformer.h.{i}."
-        attn = hf_layer + "self_attn."
-        state_dict[layer + "attn.c_attn.weight"] = torch.cat(
-            [theirs[attn + f"{p}_proj.weight"] for p in "qkv"], dim=0
-        )
-        state_dict[layer + "attn.c_proj.weight"] = theirs[
-            attn + "o_proj.weight"
-        ]
-        state_dict[layer + "ln_1.weight"] = theirs[
-            hf_layer + "input_layernorm.weight"
-        ]
-        state_dict[layer + "ln_2.weight"] = theirs[
-            hf_layer + "post_attention_layernorm.weight"
-        ]
-        for p in ("gate_proj", "up_proj", "down_proj"):
-            state_dict[layer + f"mlp.{p}.weight"] = theirs[
-                hf_layer + f"mlp.{p}.weight"
-            ]
+        ours, hf_layer = f"transformer.h.{i}.", f"model.layers.{i}."
+        qkv = [theirs[f"{hf_layer}self_attn.{p}_proj.weight"] for p in "qkv"]
+        state_dict[ours + "attn.c_attn.weight"] = torch.cat(qkv, dim=0)
+        for name, hf_name in names.items():
+            weight = theirs[f"{hf_layer}{hf_name}.weight"]
+            state_dict[f"{ours}{name}.weight"] = weight
     model.load_state_dict(state_dict, strict=True)
     return model

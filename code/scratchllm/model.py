@@ -25,8 +25,24 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from scratchllm.attention import CausalSelfAttention
+from scratchllm import sampling
+from scratchllm.attention import CausalSelfAttention, check_heads, merge_heads
 from scratchllm.embeddings import LearnedPositionalEmbedding, RotaryEmbedding
+
+
+def cached_causal_mask(T, S, device):
+    """Which of S keys each of T new queries may see (True: may), when the
+    first S - T keys are cached: None when T = 1, since one new token sees
+    every key.
+
+    New token i sits at position S - T + i and sees keys 0 .. S - T + i: the
+    causal triangle, shifted right by the cached tokens.  (is_causal=True
+    would align the triangle to the top left instead.)
+    """
+    if T == 1:
+        return None
+    mask = torch.ones(T, S, dtype=torch.bool, device=device)
+    return mask.tril(diagonal=S - T)
 
 
 class FastCausalSelfAttention(nn.Module):
@@ -40,7 +56,7 @@ class FastCausalSelfAttention(nn.Module):
 
     def __init__(self, config, rotary=None):
         super().__init__()
-        assert config.n_embd % config.n_head == 0
+        check_heads(config)
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
@@ -50,18 +66,22 @@ class FastCausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.rotary = rotary  # RoPE for queries and keys, or None
 
-    def forward(self, x):
-        B, T, C = x.size()
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-                   for t in (q, k, v))  # (B, n_head, T, head_dim)
-        if self.rotary is not None:
-            q, k = self.rotary(q), self.rotary(k)
+    # The same parameters, so the same queries, keys and values.
+    heads = CausalSelfAttention.heads
+
+    def forward(self, x, positions=None, cache=None):
+        """x (B, T, C) -> (B, T, C); positions and cache as in the teaching
+        form's forward."""
+        q, k, v = self.heads(x, positions)  # (B, n_head, T, head_dim)
+        mask = None  # is_causal=True masks the future
+        if cache is not None:
+            k, v = cache.update(k, v)  # (B, n_head, S, head_dim), S >= T
+            mask = cached_causal_mask(q.size(2), k.size(2), x.device)
+        dropout = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True,
-            dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+            q, k, v, attn_mask=mask, is_causal=cache is None, dropout_p=dropout
+        )
+        return self.resid_dropout(self.c_proj(merge_heads(y)))
 
 
 class LayerNorm(nn.Module):
@@ -78,8 +98,9 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
     def forward(self, x):
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias,
-                            self.eps)
+        return F.layer_norm(
+            x, self.weight.shape, self.weight, self.bias, self.eps
+        )
 
 
 class RMSNorm(nn.Module):
@@ -186,9 +207,10 @@ class Block(nn.Module):
         self.ln_2 = make_norm(config)
         self.mlp = SwiGLU(config) if config.mlp == "swiglu" else MLP(config)
 
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))  # tokens exchange information
-        x = x + self.mlp(self.ln_2(x))  # each token thinks on its own
+    def forward(self, x, positions=None, cache=None):
+        # Tokens exchange information, then each thinks on its own.
+        x = x + self.attn(self.ln_1(x), positions, cache)
+        x = x + self.mlp(self.ln_2(x))
         return x
 
 
@@ -206,18 +228,21 @@ class GPT(nn.Module):
         # One rotary table shared by every layer (it has nothing to learn).
         rotary = None
         if config.position == "rope":
-            rotary = RotaryEmbedding(head_dim, config.block_size,
-                                     base=config.rope_base)
-        self.transformer = nn.ModuleDict(dict(
+            rotary = RotaryEmbedding(
+                head_dim, config.block_size, base=config.rope_base
+            )
+        layers = range(config.n_layer)
+        parts = dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([Block(config, rotary)
-                             for _ in range(config.n_layer)]),
+            h=nn.ModuleList([Block(config, rotary) for _ in layers]),
             ln_f=make_norm(config),
-        ))
+        )
+        self.transformer = nn.ModuleDict(parts)
         if config.position == "learned":
             self.transformer.wpe = LearnedPositionalEmbedding(
-                config.block_size, config.n_embd)
+                config.block_size, config.n_embd
+            )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
             # Weight tying (Press and Wolf, 2017): one matrix maps ids to
@@ -244,26 +269,35 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx, targets=None):
+    def forward(self, idx, targets=None, cache=None):
         """idx: (B, T) token ids; targets: (B, T) next-token ids or None
         (-1 marks a position to ignore).  Returns (logits (B, T, vocab_size),
-        mean cross-entropy loss or None)."""
-        B, T = idx.size()
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of length {T} is longer than "
-                             f"block_size {self.config.block_size}")
+        mean cross-entropy loss or None).
+
+        cache (a sampling.KVCache, for generation): the keys and values of
+        the tokens before idx, which this call extends; positions then start
+        at cache.length instead of 0.
+        """
+        T = idx.size(1)
+        start = 0 if cache is None else cache.length
+        if start + T > self.config.block_size:
+            raise ValueError(
+                f"sequence of length {start + T} is longer than "
+                f"block_size {self.config.block_size}"
+            )
+        positions = torch.arange(start, start + T, device=idx.device)
         x = self.transformer.wte(idx)  # (B, T, C)
         if "wpe" in self.transformer:
-            x = x + self.transformer.wpe(T)  # (T, C), broadcast over the batch
+            x = x + self.transformer.wpe(positions)  # (T, C), for every row
         x = self.transformer.drop(x)
-        for block in self.transformer.h:
-            x = block(x)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, positions, None if cache is None else cache.layers[i])
         x = self.transformer.ln_f(x)
         logits = self.lm_head(x)  # (B, T, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)),
-                                   targets.reshape(-1), ignore_index=-1)
+            flat = logits.view(-1, logits.size(-1))
+            loss = F.cross_entropy(flat, targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
     def num_params(self, non_embedding=True):
@@ -310,9 +344,9 @@ class GPT(nn.Module):
         L, H, Q = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head
         return 6 * N + 12 * L * H * Q * T
 
-    @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None,
-                 generator=None):
+    def generate(
+        self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None
+    ):
         """Extend each row of idx (B, T) by max_new_tokens sampled tokens,
         one at a time, each fed back in; returns (B, T + max_new_tokens).
 
@@ -321,18 +355,16 @@ class GPT(nn.Module):
         tokens, become a distribution to sample from; generator (a
         torch.Generator) makes the draws repeatable.  Only the last
         block_size tokens are fed in: the model has no positions beyond.
-        Put the model in eval mode first, or dropout stays on.
+
+        This is sampling.generate without its KV cache (each step runs the
+        whole context again), which also knows top-p and an end token.
         """
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits, _ = self(context)
-            logits = logits[:, -1, :] / temperature  # (B, vocab_size)
-            if top_k is not None:
-                k = min(top_k, logits.size(-1))
-                kth = torch.topk(logits, k).values[:, [-1]]  # (B, 1)
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = F.softmax(logits, dim=-1)
-            next_id = torch.multinomial(probs, num_samples=1,
-                                        generator=generator)
-            idx = torch.cat((idx, next_id), dim=1)
-        return idx
+        return sampling.generate(
+            self,
+            idx,
+            max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+            use_cache=False,
+        )

@@ -11,7 +11,7 @@ probability p; Holtzman et al., 2020).
 The KV cache: the keys and values of a token never change once computed
 (a token attends only to earlier ones), so generation can keep them and
 feed the model one new token per step instead of the whole context again.
-cached_forward runs the GPT of scratchllm.model that way, module by module.
+KVCache holds them; GPT.forward(idx, cache=cache) runs the model that way.
 """
 
 import torch
@@ -44,8 +44,9 @@ def top_p_filter(logits, p):
     return logits.masked_fill(drop, float("-inf"))
 
 
-def sample_next(logits, temperature=1.0, top_k=None, top_p=None,
-                generator=None):
+def sample_next(
+    logits, temperature=1.0, top_k=None, top_p=None, generator=None
+):
     """Choose one token per row of logits (B, vocab_size) -> ids (B, 1).
 
     temperature == 0 takes the most likely token (greedy decoding).
@@ -64,8 +65,9 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None,
     if generator is not None and generator.device != probs.device:
         # A generator draws on its own device (torch.Generator(): the CPU);
         # the same seed then gives the same text on the CPU and a GPU.
-        ids = torch.multinomial(probs.to(generator.device), num_samples=1,
-                                generator=generator)
+        ids = torch.multinomial(
+            probs.to(generator.device), num_samples=1, generator=generator
+        )
         return ids.to(probs.device)
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
@@ -73,88 +75,54 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None,
 # --- the KV cache -------------------------------------------------------------
 
 
-class KVCache:
-    """The keys and values of every token seen so far, layer by layer, each
+class LayerCache:
+    """One layer's keys and values of every token seen so far, each
     (B, n_head, length, head_dim), grown by concatenation."""
 
+    def __init__(self):
+        self.k = self.v = None
+
+    @property
+    def length(self):
+        return 0 if self.k is None else self.k.size(2)
+
+    def update(self, k, v):
+        """Append the new tokens' k, v to the cached ones; return them all."""
+        if self.k is not None:
+            k = torch.cat((self.k, k), dim=2)
+            v = torch.cat((self.v, v), dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+
+class KVCache:
+    """A LayerCache for each of n_layer layers; GPT.forward(idx, cache=...)
+    hands layer i its own and extends them all by idx."""
+
     def __init__(self, n_layer):
-        self.keys = [None] * n_layer
-        self.values = [None] * n_layer
+        self.layers = [LayerCache() for _ in range(n_layer)]
 
     @property
     def length(self):
         """Tokens cached (the position the next token will have)."""
-        k = self.keys[0]
-        return 0 if k is None else k.size(2)
-
-    def update(self, layer, k, v):
-        """Append the new tokens' k, v to `layer`'s; return all of them."""
-        if self.keys[layer] is not None:
-            k = torch.cat((self.keys[layer], k), dim=2)
-            v = torch.cat((self.values[layer], v), dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-
-
-def cached_attention(attn, x, cache, layer, positions):
-    """The attention of model.FastCausalSelfAttention or of
-    attention.CausalSelfAttention (the two share their parameters), for new
-    tokens x (B, T, C) at `positions` (T,), after those in the cache."""
-    B, T, C = x.size()
-    q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)
-    q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
-               for t in (q, k, v))  # (B, n_head, T, head_dim)
-    if attn.rotary is not None:
-        # Each token is rotated by its own position, so a cached key keeps
-        # the rotation it got when it was new.
-        q, k = attn.rotary(q, positions), attn.rotary(k, positions)
-    k, v = cache.update(layer, k, v)  # (B, n_head, S, head_dim), S >= T
-    # New token i sits at position S - T + i and may see keys 0 .. S - T + i:
-    # the causal triangle, shifted right by the S - T cached tokens.
-    # (is_causal=True would align the triangle to the top left instead.)
-    # A single new token sees every key: no mask at all.
-    S = k.size(2)
-    mask = None
-    if T > 1:
-        mask = torch.ones(T, S, dtype=torch.bool, device=x.device)
-        mask = mask.tril(diagonal=S - T)
-    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    y = y.transpose(1, 2).contiguous().view(B, T, C)
-    return attn.resid_dropout(attn.c_proj(y))
-
-
-def cached_forward(model, idx, cache):
-    """GPT.forward for new tokens idx (B, T) that follow the cache.length
-    tokens already in `cache` (which it extends); returns their logits
-    (B, T, vocab_size).  With an empty cache it is the ordinary forward.
-
-    It walks the model's own modules, block by block, and differs from
-    GPT.forward only in where positions start and in attention.
-    """
-    tr = model.transformer
-    start, T = cache.length, idx.size(1)
-    if start + T > model.config.block_size:
-        raise ValueError(f"{start} cached + {T} new tokens exceed "
-                         f"block_size {model.config.block_size}")
-    positions = torch.arange(start, start + T, device=idx.device)
-    x = tr.wte(idx)
-    if "wpe" in tr:
-        x = x + tr.wpe(positions)
-    x = tr.drop(x)
-    for layer, block in enumerate(tr.h):
-        x = x + cached_attention(block.attn, block.ln_1(x), cache, layer,
-                                 positions)
-        x = x + block.mlp(block.ln_2(x))
-    x = tr.ln_f(x)
-    return model.lm_head(x)
+        return self.layers[0].length
 
 
 # --- generation ---------------------------------------------------------------
 
 
 @torch.no_grad()
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None,
-             top_p=None, eos_id=None, generator=None, use_cache=True):
+def generate(
+    model,
+    idx,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    eos_id=None,
+    generator=None,
+    use_cache=True,
+):
     """Extend each row of idx (B, T) by up to max_new_tokens tokens chosen
     by sample_next; returns (B, T + n).
 
@@ -178,12 +146,14 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None,
         if not use_cache:
             logits, _ = model(idx[:, -block_size:])
         elif cache is None or cache.length >= block_size:
-            cache = KVCache(len(model.transformer.h))  # fill with the window
-            logits = cached_forward(model, idx[:, -block_size:], cache)
+            # (Re)fill the cache with the window.
+            cache = KVCache(model.config.n_layer)
+            logits, _ = model(idx[:, -block_size:], cache=cache)
         else:
-            logits = cached_forward(model, idx[:, -1:], cache)  # one token
-        next_id = sample_next(logits[:, -1, :], temperature, top_k, top_p,
-                              generator)
+            logits, _ = model(idx[:, -1:], cache=cache)  # one new token
+        next_id = sample_next(
+            logits[:, -1, :], temperature, top_k, top_p, generator
+        )
         if eos_id is not None:
             next_id = next_id.masked_fill(finished[:, None], eos_id)
             finished |= next_id[:, 0] == eos_id

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from scratchllm.config import GPTConfig
-from scratchllm.dataset import _atomic_write, open_tokens, random_batches
+from scratchllm.dataset import open_tokens, random_batches
+from scratchllm.io import atomic_write
 from scratchllm.model import GPT
 
 # --- the optimizer and the learning-rate schedule ----------------------------
@@ -357,7 +358,7 @@ class Trainer:
             history=self.history,
             elapsed=self.elapsed,
         )
-        _atomic_write(path, lambda f: torch.save(state, f))
+        atomic_write(path, lambda f: torch.save(state, f))
 
     def load_checkpoint(self, path):
         """Restore the state save_checkpoint wrote; the next run() goes on
@@ -466,7 +467,7 @@ def main(argv=None):
     def write_history(record=None):
         if record is None or record["val_loss"] is not None:
             text = json.dumps(trainer.history, indent=1).encode()
-            _atomic_write(out / "history.json", lambda f: f.write(text))
+            atomic_write(out / "history.json", lambda f: f.write(text))
 
     history = trainer.run(callback=write_history)
     write_history()

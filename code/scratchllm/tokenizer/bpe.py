@@ -12,14 +12,17 @@ from .naive import train_naive
 # Split text into words, numbers, punctuation runs and whitespace before BPE,
 # so merges never cross those boundaries (GPT-2, Radford et al. 2019; GPT-4's
 # pattern also caps digit runs at three and is case-insensitive in
-# contractions).
+# contractions).  They split text as tiktoken's r50k_base and cl100k_base
+# patterns do, written without most of their possessive quantifiers (which
+# only make the matching faster); GPT-4's \s++$ keeps whitespace at the end
+# of a text in one piece.
 GPT2_SPLIT_PATTERN = (
     r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
     r"""|\s+(?!\S)|\s+"""
 )
 GPT4_SPLIT_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}"""
-    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*|\s++$|\s*[\r\n]|\s+(?!\S)|\s+"""
 )
 # Documents end with <|endoftext|>; the instruction-tuning chapter formats
 # conversations with the other three.
@@ -89,20 +92,17 @@ class BPETokenizer(Tokenizer):
             ids.extend(cache[chunk])
         return ids
 
-    def encode(
-        self, text: str, allowed_special: str | set = "all"
-    ) -> list[int]:
-        """Encode with special tokens recognised (all, or the given set);
-        they are never split, and never produced from ordinary text."""
-        special = (
-            self.special_tokens
-            if allowed_special == "all"
-            else {
-                t: i
-                for t, i in self.special_tokens.items()
-                if t in allowed_special
-            }
-        )
+    def encode(self, text: str, allowed_special="none_raise") -> list[int]:
+        """Encode, with the special tokens that allowed_special names read as
+        such: never split, and never produced from ordinary text.
+
+        As in minbpe and tiktoken, allowed_special is "all", "none" (special
+        tokens are encoded as the text they are), a set of special tokens, or
+        "none_raise" (the default): as "none", but a special token in the
+        text raises ValueError.  Text from outside (a web page, a user) may
+        spell "<|endoftext|>"; it must not end a document by accident.
+        """
+        special = self._allowed_special(text, allowed_special)
         if not special:
             return self.encode_ordinary(text)
         # Longest first: the regex takes the first alternative that matches,
@@ -111,9 +111,31 @@ class BPETokenizer(Tokenizer):
         splitter = "(" + "|".join(regex.escape(t) for t in longest_first) + ")"
         ids: list[int] = []
         for part in regex.split(splitter, text):
-            ids.extend(
-                [special[part]]
-                if part in special
-                else self.encode_ordinary(part)
-            )
+            if part in special:
+                ids.append(special[part])
+            else:
+                ids.extend(self.encode_ordinary(part))
         return ids
+
+    def _allowed_special(self, text: str, allowed_special) -> dict[str, int]:
+        """The special tokens encode recognises: {token: id}."""
+        if allowed_special == "all":
+            return self.special_tokens
+        if allowed_special == "none":
+            return {}
+        if allowed_special == "none_raise":
+            for token in self.special_tokens:
+                if token in text:
+                    raise ValueError(
+                        f"the text contains the special token {token!r}; "
+                        f'pass allowed_special="all" to encode it as one, '
+                        f'or "none" to encode it as text'
+                    )
+            return {}
+        if isinstance(allowed_special, (set, frozenset)):
+            tokens = self.special_tokens.items()
+            return {t: i for t, i in tokens if t in allowed_special}
+        raise ValueError(
+            'allowed_special must be "all", "none", "none_raise" or a set, '
+            f"not {allowed_special!r}"
+        )

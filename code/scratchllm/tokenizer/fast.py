@@ -38,7 +38,7 @@ def train_fast(chunks: list[bytes], num_merges: int) -> list[tuple[int, int]]:
         neg_count, pair = heapq.heappop(heap)
         if pair_counts.get(pair, 0) != -neg_count:
             continue  # stale: this pair's count changed after the push
-        idx = 256 + len(merges)
+        new_id = 256 + len(merges)
         merges.append(pair)
         touched = set()
         for w in where.pop(pair):
@@ -46,7 +46,7 @@ def train_fast(chunks: list[bytes], num_merges: int) -> list[tuple[int, int]]:
             for old in pairwise(ids):
                 pair_counts[old] -= count
                 touched.add(old)
-            ids = words[w] = merge(ids, pair, idx)
+            ids = words[w] = merge(ids, pair, new_id)
             for new in pairwise(ids):
                 pair_counts[new] += count
                 where[new].add(w)
