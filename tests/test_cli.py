@@ -1,0 +1,220 @@
+"""The `python -m scratchllm.*` commands, run as a reader runs them: the whole
+path corpus -> tokenizer -> tokens -> train (and --resume) -> generate on a
+small slice, and one line, not a traceback, for each kind of bad input."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import scratchllm.data.__main__ as data_command
+import scratchllm.tokenizer.__main__ as tokenizer_command
+from scratchllm import generate, train
+from scratchllm.data.corpus import CorpusConfig, split_of
+from scratchllm.data.sources import module_text
+
+ROOT = Path(__file__).resolve().parent.parent
+# A model small enough to train in a second or two.
+MODEL = ("--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
+         "--batch-size", "4", "--eval-batches", "2", "--warmup-steps", "2")
+
+
+def scratchllm(command, *args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "code"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", f"scratchllm.{command}", *map(str, args)],
+                          env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def stdlib_slice(folder, per_split=3):
+    """A few single-file public modules of this Python's standard library,
+    chosen so that their docstrings land in the train and the val split."""
+    chosen = {"train": [], "val": []}
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        docs = chosen.get(split_of(path.stem, CorpusConfig()))
+        if docs is None or len(docs) == per_split or path.name.startswith("_"):
+            continue
+        text = module_text(path.stem, ast.parse(path.read_text(encoding="utf-8")))
+        if len(text.split()) >= 150:  # well above the too-short rule
+            docs.append(path)
+    folder.mkdir()
+    for path in chosen["train"] + chosen["val"]:
+        shutil.copy(path, folder / path.name)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """The README's commands, on a slice: the folder they ran in."""
+    work = tmp_path_factory.mktemp("pipeline")
+    chosen = stdlib_slice(work / "stdlib")
+    assert all(len(paths) == 3 for paths in chosen.values())
+    (work / "html").mkdir()
+    ok(scratchllm("data", "--out", "corpus", "--doc-root", "html", "--stdlib-root", "stdlib",
+                  cwd=work))
+    ok(scratchllm("tokenizer", "train", "--corpus", "corpus", "--vocab-size", "300",
+                  "--out", "tokenizer.model", cwd=work))
+    ok(scratchllm("tokenizer", "encode", "--corpus", "corpus", "--tokenizer",
+                  "tokenizer.model", "--out", "tokens", cwd=work))
+    steps = ("--max-steps", "8", "--eval-interval", "4")
+    ok(scratchllm("train", "--tokens", "tokens", "--out", "whole", *MODEL, *steps, cwd=work))
+    ok(scratchllm("train", "--tokens", "tokens", "--out", "halves", *MODEL, *steps,
+                  "--until", "4", cwd=work))
+    resumed = ok(scratchllm("train", "--tokens", "tokens", "--out", "halves", "--resume",
+                            *MODEL, *steps, cwd=work))
+    assert "resuming from step 4" in resumed.stderr
+    return work
+
+
+def test_the_pipeline_writes_what_the_next_command_reads(pipeline):
+    from scratchllm.dataset import open_tokens
+    from scratchllm.tokenizer import BPETokenizer
+
+    tokenizer = BPETokenizer().load(pipeline / "tokenizer.model")
+    assert tokenizer.vocab_size == 300
+    eot = tokenizer.special_tokens["<|endoftext|>"]
+    for split in ("train", "val"):
+        docs = [json.loads(line)["text"]
+                for line in (pipeline / "corpus" / f"{split}.jsonl").read_text().splitlines()]
+        assert len(docs) == 3
+        ids = open_tokens(pipeline / "tokens" / f"{split}.bin")
+        assert list(ids) == [i for doc in docs for i in tokenizer.encode_ordinary(doc) + [eot]]
+        assert tokenizer.decode(list(ids)) == "<|endoftext|>".join(docs) + "<|endoftext|>"
+
+
+def test_a_resumed_run_ends_where_the_whole_run_ends(pipeline):
+    whole = json.loads((pipeline / "whole" / "history.json").read_text())
+    halves = json.loads((pipeline / "halves" / "history.json").read_text())
+    assert [r["step"] for r in whole] == [4, 8]
+    drop = ("elapsed", "tokens_per_s")
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in halves]
+            == [{k: v for k, v in r.items() if k not in drop} for r in whole])
+
+
+def test_generate_continues_the_prompt_reproducibly(pipeline):
+    args = ("--ckpt", "whole/ckpt.pt", "--tokenizer", "tokenizer.model", "--prompt", "The",
+            "--max-new-tokens", "10", "--seed", "1")
+    first = ok(scratchllm("generate", *args, cwd=pipeline))
+    assert first.stdout.startswith("The") and len(first.stdout) > len("The\n")
+    assert scratchllm("generate", *args, cwd=pipeline).stdout == first.stdout
+
+
+@pytest.fixture(scope="module")
+def other(pipeline, tmp_path_factory):
+    """A tokenizer of 290 tokens, and the corpus's splits encoded with it."""
+    folder = tmp_path_factory.mktemp("other")
+    corpus = pipeline / "corpus"
+    tokenizer_command.main(["train", "--corpus", str(corpus), "--vocab-size", "290",
+                            "--out", str(folder / "other.model")])
+    tokenizer_command.main(["encode", "--corpus", str(corpus), "--tokenizer",
+                            str(folder / "other.model"), "--out", str(folder / "tokens")])
+    return folder
+
+
+def refused(main, capsys, *args, words=()):
+    """main(args) exits non-zero with one error line naming the problem; run
+    in this process, so that a traceback would be an exception here."""
+    with pytest.raises(SystemExit) as exit:
+        main([str(arg) for arg in args])
+    assert exit.value.code != 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0]
+
+
+def test_generate_refuses_a_missing_checkpoint(pipeline, capsys):
+    refused(generate.main, capsys, "--ckpt", pipeline / "nowhere/ckpt.pt", "--tokenizer",
+            pipeline / "tokenizer.model", words=["nowhere/ckpt.pt"])
+
+
+def test_generate_refuses_a_missing_tokenizer(pipeline, capsys):
+    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+            pipeline / "missing.model", words=["missing.model"])
+
+
+def test_generate_refuses_a_tokenizer_of_another_vocabulary(pipeline, other, capsys):
+    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+            other / "other.model", words=["290", "300"])
+
+
+def test_generate_refuses_a_negative_temperature(pipeline, capsys):
+    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+            pipeline / "tokenizer.model", "--temperature", "-1", words=["--temperature"])
+
+
+def test_tokenizer_encode_refuses_a_missing_tokenizer(pipeline, tmp_path, capsys):
+    refused(tokenizer_command.main, capsys, "encode", "--corpus", pipeline / "corpus",
+            "--tokenizer", tmp_path / "missing.model", "--out", tmp_path,
+            words=["missing.model"])
+
+
+def test_tokenizer_refuses_a_corpus_without_the_split(tmp_path, capsys):
+    refused(tokenizer_command.main, capsys, "train", "--corpus", tmp_path, "--out",
+            tmp_path / "t.model", words=["train.jsonl"])
+
+
+def test_tokenizer_refuses_a_vocabulary_smaller_than_its_bytes(pipeline, tmp_path, capsys):
+    refused(tokenizer_command.main, capsys, "train", "--corpus", pipeline / "corpus",
+            "--vocab-size", "100", "--out", tmp_path / "t.model", words=["--vocab-size", "260"])
+
+
+def test_train_refuses_missing_tokens(tmp_path, capsys):
+    refused(train.main, capsys, "--tokens", tmp_path, "--out", tmp_path / "run", *MODEL,
+            words=["train.bin"])
+
+
+def test_train_refuses_negative_steps(pipeline, tmp_path, capsys):
+    refused(train.main, capsys, "--tokens", pipeline / "tokens", "--out", tmp_path, *MODEL,
+            "--max-steps", "-5", words=["--max-steps", "-5"])
+
+
+def test_train_refuses_an_unknown_device(pipeline, tmp_path, capsys):
+    refused(train.main, capsys, "--tokens", pipeline / "tokens", "--out", tmp_path, *MODEL,
+            "--device", "gpu", words=["--device", "gpu"])
+
+
+def test_train_refuses_heads_that_do_not_divide_the_width(pipeline, tmp_path, capsys):
+    refused(train.main, capsys, "--tokens", pipeline / "tokens", "--out", tmp_path, *MODEL,
+            "--n-head", "3", words=["--n-head 3"])
+
+
+def test_train_refuses_to_resume_on_tokens_of_another_vocabulary(pipeline, other, tmp_path,
+                                                                 capsys):
+    shutil.copytree(pipeline / "whole", tmp_path / "run")
+    refused(train.main, capsys, "--tokens", other / "tokens", "--out", tmp_path / "run",
+            "--resume", *MODEL, "--max-steps", "9", words=["vocab_size 300", "290"])
+
+
+def test_train_refuses_train_and_val_of_two_vocabularies(pipeline, other, tmp_path, capsys):
+    shutil.copytree(pipeline / "tokens", tmp_path / "tokens")
+    for name in ("val.bin", "val.bin.json"):
+        shutil.copy(other / "tokens" / name, tmp_path / "tokens" / name)
+    refused(train.main, capsys, "--tokens", tmp_path / "tokens", "--out", tmp_path / "run",
+            *MODEL, words=["300", "290"])
+
+
+def test_data_refuses_a_missing_source_folder(tmp_path, capsys):
+    refused(data_command.main, capsys, "--out", tmp_path / "corpus", "--doc-root",
+            tmp_path / "none", words=["none"])
+
+
+@pytest.mark.parametrize("main, argv", [
+    (data_command.main, []), (tokenizer_command.main, []), (tokenizer_command.main, ["train"]),
+    (tokenizer_command.main, ["encode"]), (train.main, []), (generate.main, [])])
+def test_every_help_has_an_example(main, argv, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*argv, "--help"])
+    assert exit.value.code == 0
+    example = capsys.readouterr().out.split("example")[-1]
+    assert f"python -m {main.__module__.removesuffix('.__main__')} " in example
