@@ -16,19 +16,28 @@ import pytest
 import scratchllm.data.__main__ as data_command
 import scratchllm.tokenizer.__main__ as tokenizer_command
 from scratchllm import generate, train
+from scratchllm.data import read_split
 from scratchllm.data.corpus import CorpusConfig, split_of
 from scratchllm.data.sources import module_text
+from scratchllm.dataset import open_tokens
+from scratchllm.tokenizer import BPETokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 # A model small enough to train in a second or two.
 MODEL = ("--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
          "--batch-size", "4", "--eval-batches", "2", "--warmup-steps", "2")
+STEPS = ("--max-steps", "8", "--eval-interval", "4")
+SAMPLE = ("--ckpt", "run/ckpt.pt", "--tokenizer", "tokenizer.model", "--prompt", "The",
+          "--max-new-tokens", "10", "--seed", "1")
 
 
 def scratchllm(command, *args, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "code"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", f"scratchllm.{command}", *map(str, args)],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", f"scratchllm.{command}", *map(str, args)],
+                            env=env, cwd=cwd, capture_output=True, timeout=300)
+    # Decoded by hand: text=True would turn a sampled "\r" into "\n".
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
 
 
 def ok(result):
@@ -66,47 +75,45 @@ def pipeline(tmp_path_factory):
                   "--out", "tokenizer.model", cwd=work))
     ok(scratchllm("tokenizer", "encode", "--corpus", "corpus", "--tokenizer",
                   "tokenizer.model", "--out", "tokens", cwd=work))
-    steps = ("--max-steps", "8", "--eval-interval", "4")
-    ok(scratchllm("train", "--tokens", "tokens", "--out", "whole", *MODEL, *steps, cwd=work))
-    ok(scratchllm("train", "--tokens", "tokens", "--out", "halves", *MODEL, *steps,
+    ok(scratchllm("train", "--tokens", "tokens", "--out", "run", *MODEL, *STEPS,
                   "--until", "4", cwd=work))
-    resumed = ok(scratchllm("train", "--tokens", "tokens", "--out", "halves", "--resume",
-                            *MODEL, *steps, cwd=work))
+    resumed = ok(scratchllm("train", "--tokens", "tokens", "--out", "run", "--resume",
+                            *MODEL, *STEPS, cwd=work))
     assert "resuming from step 4" in resumed.stderr
+    sampled = ok(scratchllm("generate", *SAMPLE, cwd=work))
+    (work / "sample.txt").write_bytes(sampled.stdout.encode())
     return work
 
 
 def test_the_pipeline_writes_what_the_next_command_reads(pipeline):
-    from scratchllm.dataset import open_tokens
-    from scratchllm.tokenizer import BPETokenizer
-
     tokenizer = BPETokenizer().load(pipeline / "tokenizer.model")
     assert tokenizer.vocab_size == 300
     eot = tokenizer.special_tokens["<|endoftext|>"]
     for split in ("train", "val"):
-        docs = [json.loads(line)["text"]
-                for line in (pipeline / "corpus" / f"{split}.jsonl").read_text().splitlines()]
+        docs = [doc["text"] for doc in read_split(pipeline / "corpus", split)]
         assert len(docs) == 3
         ids = open_tokens(pipeline / "tokens" / f"{split}.bin")
         assert list(ids) == [i for doc in docs for i in tokenizer.encode_ordinary(doc) + [eot]]
         assert tokenizer.decode(list(ids)) == "<|endoftext|>".join(docs) + "<|endoftext|>"
 
 
-def test_a_resumed_run_ends_where_the_whole_run_ends(pipeline):
-    whole = json.loads((pipeline / "whole" / "history.json").read_text())
-    halves = json.loads((pipeline / "halves" / "history.json").read_text())
+def test_a_run_resumed_ends_where_one_run_ends(pipeline, tmp_path, one_thread, monkeypatch):
+    monkeypatch.chdir(pipeline)
+    train.main(["--tokens", "tokens", "--out", str(tmp_path), *MODEL, *STEPS])
+    whole = json.loads((tmp_path / "history.json").read_text())
+    resumed = json.loads((pipeline / "run" / "history.json").read_text())
     assert [r["step"] for r in whole] == [4, 8]
     drop = ("elapsed", "tokens_per_s")
-    assert ([{k: v for k, v in r.items() if k not in drop} for r in halves]
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in resumed]
             == [{k: v for k, v in r.items() if k not in drop} for r in whole])
 
 
-def test_generate_continues_the_prompt_reproducibly(pipeline):
-    args = ("--ckpt", "whole/ckpt.pt", "--tokenizer", "tokenizer.model", "--prompt", "The",
-            "--max-new-tokens", "10", "--seed", "1")
-    first = ok(scratchllm("generate", *args, cwd=pipeline))
-    assert first.stdout.startswith("The") and len(first.stdout) > len("The\n")
-    assert scratchllm("generate", *args, cwd=pipeline).stdout == first.stdout
+def test_generate_continues_the_prompt_reproducibly(pipeline, one_thread, monkeypatch, capsys):
+    sampled = (pipeline / "sample.txt").read_bytes().decode()
+    assert sampled.startswith("The") and len(sampled) > len("The\n")
+    monkeypatch.chdir(pipeline)
+    generate.main(list(SAMPLE))
+    assert capsys.readouterr().out == sampled
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +146,17 @@ def test_generate_refuses_a_missing_checkpoint(pipeline, capsys):
 
 
 def test_generate_refuses_a_missing_tokenizer(pipeline, capsys):
-    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+    refused(generate.main, capsys, "--ckpt", pipeline / "run/ckpt.pt", "--tokenizer",
             pipeline / "missing.model", words=["missing.model"])
 
 
 def test_generate_refuses_a_tokenizer_of_another_vocabulary(pipeline, other, capsys):
-    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+    refused(generate.main, capsys, "--ckpt", pipeline / "run/ckpt.pt", "--tokenizer",
             other / "other.model", words=["290", "300"])
 
 
 def test_generate_refuses_a_negative_temperature(pipeline, capsys):
-    refused(generate.main, capsys, "--ckpt", pipeline / "whole/ckpt.pt", "--tokenizer",
+    refused(generate.main, capsys, "--ckpt", pipeline / "run/ckpt.pt", "--tokenizer",
             pipeline / "tokenizer.model", "--temperature", "-1", words=["--temperature"])
 
 
@@ -191,7 +198,7 @@ def test_train_refuses_heads_that_do_not_divide_the_width(pipeline, tmp_path, ca
 
 def test_train_refuses_to_resume_on_tokens_of_another_vocabulary(pipeline, other, tmp_path,
                                                                  capsys):
-    shutil.copytree(pipeline / "whole", tmp_path / "run")
+    shutil.copytree(pipeline / "run", tmp_path / "run")
     refused(train.main, capsys, "--tokens", other / "tokens", "--out", tmp_path / "run",
             "--resume", *MODEL, "--max-steps", "9", words=["vocab_size 300", "290"])
 
