@@ -13,7 +13,8 @@ def at_least(minimum, kind=int):
         value = kind(text)  # a ValueError: argparse says "invalid int value"
         if value < minimum:
             raise argparse.ArgumentTypeError(
-                f"must be at least {minimum}, not {text}")
+                f"must be at least {minimum}, not {text}"
+            )
         return value
 
     parse.__name__ = kind.__name__  # the name argparse's messages use

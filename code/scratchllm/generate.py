@@ -33,15 +33,22 @@ def make_parser():
         prog="python -m scratchllm.generate",
         description=__doc__.split("\n")[0],
         epilog="example:\n" + __doc__.split("\n\n")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", required=True, type=existing,
-                        help="checkpoint (ckpt.pt)")
-    parser.add_argument("--tokenizer", required=True, type=existing,
-                        help="tokenizer.model")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--ckpt", required=True, type=existing, help="checkpoint (ckpt.pt)"
+    )
+    parser.add_argument(
+        "--tokenizer", required=True, type=existing, help="tokenizer.model"
+    )
     parser.add_argument("--prompt", default="")
     parser.add_argument("--max-new-tokens", type=at_least(0), default=100)
-    parser.add_argument("--temperature", type=at_least(0.0, float),
-                        default=1.0, help="0 for greedy decoding")
+    parser.add_argument(
+        "--temperature",
+        type=at_least(0.0, float),
+        default=1.0,
+        help="0 for greedy decoding",
+    )
     parser.add_argument("--top-k", type=at_least(1))
     parser.add_argument("--top-p", type=at_least(0.0, float))
     parser.add_argument("--seed", type=int, default=0)
@@ -57,10 +64,12 @@ def sample(args):
         raise ValueError(
             f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "
             f"model in {args.ckpt} was trained on {model.config.vocab_size}:"
-            f" pass the tokenizer its tokens were encoded with")
-    print(complete(model, tokenizer, args.prompt, args.max_new_tokens,
-                   args.temperature, args.top_k, args.top_p, args.seed,
-                   args.device))
+            f" pass the tokenizer its tokens were encoded with"
+        )
+    # The other flags are complete's keyword arguments, by name.
+    files = ("ckpt", "tokenizer")
+    options = {k: v for k, v in vars(args).items() if k not in files}
+    print(complete(model, tokenizer, **options))
 
 
 def main(argv=None):

@@ -371,30 +371,36 @@ then the same command with --resume instead of --until 200 trains steps
 201..400, exactly as one run without --until would have.
 """
 
+
 def device(name):
     """An argparse type: a torch device this machine has, kept as text."""
     try:
         kind = torch.device(name).type
     except RuntimeError:
         raise argparse.ArgumentTypeError(
-            f"unknown device {name!r} (cpu, cuda, cuda:1, mps, ...)") from None
+            f"unknown device {name!r} (cpu, cuda, cuda:1, mps, ...)"
+        ) from None
     here = torch.accelerator.current_accelerator()
     if kind != "cpu" and (here is None or here.type != kind):
         raise argparse.ArgumentTypeError(
-            f"{name!r}: this machine has no {kind} device")
+            f"{name!r}: this machine has no {kind} device"
+        )
     return name
 
 
 # The values a field accepts, where its type alone would let nonsense
 # through: a negative number of steps, a device this machine lacks.
-COUNT, SIZE, RATE = at_least(0), at_least(1), at_least(0.0, float)
-FIELD_TYPES = dict(
-    batch_size=SIZE, block_size=SIZE, grad_accum_steps=SIZE, max_steps=SIZE,
-    warmup_steps=COUNT, max_lr=RATE, min_lr=RATE, weight_decay=RATE,
-    grad_clip=RATE, eval_interval=SIZE, eval_batches=SIZE,
-    checkpoint_interval=COUNT, log_interval=SIZE, device=device,
-    n_layer=SIZE, n_head=SIZE, n_embd=SIZE, dropout=RATE, norm_eps=RATE,
-    rope_base=RATE)
+POSITIVE = (
+    "batch_size block_size grad_accum_steps max_steps eval_interval"
+    " eval_batches log_interval n_layer n_head n_embd"
+).split()
+RATES = "max_lr min_lr weight_decay grad_clip dropout norm_eps rope_base"
+FIELD_TYPES = {
+    **dict.fromkeys(POSITIVE, at_least(1)),
+    **dict.fromkeys(["warmup_steps", "checkpoint_interval"], at_least(0)),
+    **dict.fromkeys(RATES.split(), at_least(0.0, float)),
+    "device": device,
+}
 FIELD_CHOICES = dict(CHOICES, dtype=("float32", "bfloat16"))
 
 
@@ -405,21 +411,29 @@ def add_fields(parser, cls, skip=()):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(f.default, bool):
-            parser.add_argument(flag, default=f.default,
-                                action=argparse.BooleanOptionalAction)
+            parser.add_argument(
+                flag, default=f.default, action=argparse.BooleanOptionalAction
+            )
         elif isinstance(f.default, tuple):
-            parser.add_argument(flag, default=f.default, type=float,
-                                nargs=len(f.default))
+            parser.add_argument(
+                flag, default=f.default, type=float, nargs=len(f.default)
+            )
         else:
             parser.add_argument(
-                flag, default=f.default, choices=FIELD_CHOICES.get(f.name),
+                flag,
+                default=f.default,
+                choices=FIELD_CHOICES.get(f.name),
                 type=FIELD_TYPES.get(f.name, type(f.default)),
-                help=f"default: {f.default}")
+                help=f"default: {f.default}",
+            )
 
 
 def field_values(args, cls, skip=()):
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if f.name not in skip}
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if f.name not in skip
+    }
 
 
 def token_vocab_size(path):
@@ -435,27 +449,33 @@ def read_splits(tokens, block_size):
         if not Path(f"{path}.json").exists():
             raise FileNotFoundError(
                 f"no token file {path} (python -m scratchllm.tokenizer "
-                f"encode writes it)")
+                f"encode writes it)"
+            )
         splits[name], vocab[name] = open_tokens(path), token_vocab_size(path)
         if len(splits[name]) <= block_size:
             raise ValueError(
                 f"{path} holds {len(splits[name])} tokens, too few for one "
-                f"window of --block-size {block_size} + 1")
+                f"window of --block-size {block_size} + 1"
+            )
     if vocab["train"] != vocab["val"]:
         raise ValueError(
             f"{tokens}: train.bin has a vocabulary of {vocab['train']}, "
-            f"val.bin of {vocab['val']}: encode both with one tokenizer")
+            f"val.bin of {vocab['val']}: encode both with one tokenizer"
+        )
     return splits["train"], splits["val"], vocab["train"]
 
 
 def check_model(config):
     """The shape errors the model would otherwise meet as an assert."""
     if config.n_embd % config.n_head:
-        raise ValueError(f"--n-embd {config.n_embd} is not a multiple of "
-                         f"--n-head {config.n_head}")
+        raise ValueError(
+            f"--n-embd {config.n_embd} is not a multiple of "
+            f"--n-head {config.n_head}"
+        )
     if config.position == "rope" and config.n_embd // config.n_head % 2:
-        raise ValueError("rope rotates channels in pairs: --n-embd / "
-                         "--n-head must be even")
+        raise ValueError(
+            "rope rotates channels in pairs: --n-embd / --n-head must be even"
+        )
 
 
 def check_resume(checkpoint, model_config):
@@ -464,12 +484,14 @@ def check_resume(checkpoint, model_config):
     saved = state["model_config"]
     for name, value in dataclasses.asdict(model_config).items():
         if saved.get(name) != value:
-            flag = "the tokens' vocabulary" if name == "vocab_size" else (
-                "--" + name.replace("_", "-"))
+            flag = "--" + name.replace("_", "-")
+            if name == "vocab_size":
+                flag = "the tokens' vocabulary"
             raise ValueError(
                 f"{checkpoint} holds a model with {name} {saved.get(name)}, "
                 f"but {flag} gives {value}: resume with the run's own "
-                f"settings and tokens, or train into another --out")
+                f"settings and tokens, or train into another --out"
+            )
 
 
 TRAIN_SKIP = ("checkpoint_path",)
@@ -479,18 +501,35 @@ MODEL_SKIP = ("block_size", "vocab_size", "n_hidden")
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="python -m scratchllm.train",
-        description="Pretrain a GPT on DIR/train.bin, validating on "
-                    "DIR/val.bin (files python -m scratchllm.tokenizer "
-                    "encode writes).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=(
+            "Pretrain a GPT on DIR/train.bin, validating on DIR/val.bin"
+            " (files python -m scratchllm.tokenizer encode writes)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--tokens", required=True, metavar="DIR", type=Path)
-    parser.add_argument("--out", required=True, metavar="DIR", type=Path,
-                        help="where ckpt.pt and history.json go")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from OUT/ckpt.pt if it exists")
-    parser.add_argument("--until", type=at_least(1), metavar="STEP",
-                        help="stop after STEP (the schedule still spans "
-                             "--max-steps): a long run in sessions")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        type=Path,
+        help="where ckpt.pt and history.json go",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/ckpt.pt if it exists",
+    )
+    parser.add_argument(
+        "--until",
+        type=at_least(1),
+        metavar="STEP",
+        help=(
+            "stop after STEP (the schedule still spans --max-steps):"
+            " a long run in sessions"
+        ),
+    )
     add_fields(parser, TrainConfig, skip=TRAIN_SKIP)
     add_fields(parser, GPTConfig, skip=MODEL_SKIP)
     return parser
@@ -498,14 +537,19 @@ def make_parser():
 
 def pretrain(args):
     """The run the parsed command line asks for, new or resumed."""
-    train_tokens, val_tokens, vocab_size = read_splits(args.tokens,
-                                                       args.block_size)
+    train_tokens, val_tokens, vocab_size = read_splits(
+        args.tokens, args.block_size
+    )
     checkpoint = args.out / "ckpt.pt"
-    config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP),
-                         checkpoint_path=str(checkpoint))
-    model_config = GPTConfig(**field_values(args, GPTConfig, MODEL_SKIP),
-                             block_size=args.block_size,
-                             vocab_size=vocab_size)
+    config = TrainConfig(
+        **field_values(args, TrainConfig, TRAIN_SKIP),
+        checkpoint_path=str(checkpoint),
+    )
+    model_config = GPTConfig(
+        **field_values(args, GPTConfig, MODEL_SKIP),
+        block_size=args.block_size,
+        vocab_size=vocab_size,
+    )
     check_model(model_config)
     resume = args.resume and checkpoint.exists()
     if resume:
@@ -533,18 +577,23 @@ def pretrain(args):
             return
         write_history()
         if log:
-            print(f"step {record['step']}/{config.max_steps}: train loss "
-                  f"{record['train_loss']:.4f}, val loss "
-                  f"{record['val_loss']:.4f}", file=sys.stderr)
+            print(
+                f"step {record['step']}/{config.max_steps}: train loss "
+                f"{record['train_loss']:.4f}, val loss "
+                f"{record['val_loss']:.4f}",
+                file=sys.stderr,
+            )
 
     history = trainer.run(until=args.until, callback=evaluated)
     write_history()
     if history:
         last = history[-1]
         val = last["val_loss"]
-        print(f"step {last['step']}: train loss {last['train_loss']:.4f}, "
-              + ("" if val is None else f"val loss {val:.4f}, ")
-              + f"{last['elapsed']:.1f} s")
+        print(
+            f"step {last['step']}: train loss {last['train_loss']:.4f}, "
+            + ("" if val is None else f"val loss {val:.4f}, ")
+            + f"{last['elapsed']:.1f} s"
+        )
 
 
 def main(argv=None):

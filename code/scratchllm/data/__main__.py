@@ -17,26 +17,42 @@ EPILOG = """example:
 def build(args):
     print(f"building {args.out} ...", file=sys.stderr)
     start = time.perf_counter()
-    manifest = build_corpus(args.out, doc_root=args.doc_root,
-                            stdlib_root=args.stdlib_root)
+    manifest = build_corpus(
+        args.out, doc_root=args.doc_root, stdlib_root=args.stdlib_root
+    )
     for stage in manifest["stages"]:
-        print(f"{stage['stage']:>24}: {stage['documents']:5d} documents, "
-              f"{stage['characters'] / 1e6:6.2f} M characters")
+        print(
+            f"{stage['stage']:>24}: {stage['documents']:5d} documents, "
+            f"{stage['characters'] / 1e6:6.2f} M characters"
+        )
     print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m scratchllm.data", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path,
-                        default=Path("build/artifacts/corpus"),
-                        help="the corpus folder (default: %(default)s)")
-    parser.add_argument("--doc-root", type=existing, metavar="DIR",
-                        help="the HTML documentation (default: python3-doc's)")
-    parser.add_argument("--stdlib-root", type=existing, metavar="DIR",
-                        help="the standard library's sources (default: this "
-                             "Python's)")
+        prog="python -m scratchllm.data",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("build/artifacts/corpus"),
+        help="the corpus folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--doc-root",
+        type=existing,
+        metavar="DIR",
+        help="the HTML documentation (default: python3-doc's)",
+    )
+    parser.add_argument(
+        "--stdlib-root",
+        type=existing,
+        metavar="DIR",
+        help="the standard library's sources (default: this Python's)",
+    )
     args = parser.parse_args(argv)
     run_command(parser, build, args)
 

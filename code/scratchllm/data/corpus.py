@@ -302,4 +302,3 @@ def read_split(corpus: Path, split: str):
     with open(Path(corpus) / f"{split}.jsonl") as f:
         for line in f:
             yield json.loads(line)
-

@@ -35,23 +35,24 @@ def documents(corpus, split, max_docs=None):
     """The texts of a corpus split; the first max_docs if given."""
     path = Path(corpus) / f"{split}.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"no split {split!r} in {corpus}: {path} "
-                                f"is missing (python -m scratchllm.data "
-                                f"writes it)")
-    return islice((doc["text"] for doc in read_split(corpus, split)),
-                  max_docs)
+        msg = f"no {path} (python -m scratchllm.data writes the splits)"
+        raise FileNotFoundError(msg)
+    return islice((doc["text"] for doc in read_split(corpus, split)), max_docs)
 
 
 def train(args):
     text = "\n\n".join(documents(args.corpus, args.split, args.max_docs))
-    print(f"training on {len(text):,} characters of {args.split}",
-          file=sys.stderr)
+    print(
+        f"training on {len(text):,} characters of {args.split}", file=sys.stderr
+    )
     start = time.perf_counter()
     tokenizer = BPETokenizer().train(text, args.vocab_size)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(args.out)
-    print(f"wrote {args.out}: {tokenizer.vocab_size:,} tokens, "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {args.out}: {tokenizer.vocab_size:,} tokens, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
 
 def encode(args):
@@ -69,38 +70,69 @@ def encode(args):
 
 def make_parser():
     # The example, verbatim, under every --help.
-    layout = dict(epilog=EPILOG,
-                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    layout = dict(
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser = argparse.ArgumentParser(
         prog="python -m scratchllm.tokenizer",
-        description=__doc__.split("\n\n")[0], **layout)
+        description=__doc__.split("\n\n")[0],
+        **layout,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     train_parser = commands.add_parser(
-        "train", help="learn a BPE tokenizer from a corpus split", **layout)
-    train_parser.add_argument("--vocab-size", default=4096,
-                              type=cli.at_least(256 + len(SPECIAL_TOKENS)),
-                              help="bytes + merges + special tokens "
-                                   "(default: 4096, the book's)")
-    train_parser.add_argument("--split", default="train", choices=SPLITS,
-                              help="the split to learn from (default: train)")
-    train_parser.add_argument("--out", required=True, metavar="FILE",
-                              help="the tokenizer file to write")
+        "train", help="learn a BPE tokenizer from a corpus split", **layout
+    )
+    train_parser.add_argument(
+        "--vocab-size",
+        default=4096,
+        type=cli.at_least(256 + len(SPECIAL_TOKENS)),
+        help="bytes + merges + special tokens (default: 4096, the book's)",
+    )
+    train_parser.add_argument(
+        "--split",
+        default="train",
+        choices=SPLITS,
+        help="the split to learn from (default: train)",
+    )
+    train_parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the tokenizer file to write",
+    )
     encode_parser = commands.add_parser(
-        "encode", help="corpus splits -> SPLIT.bin token files", **layout)
-    encode_parser.add_argument("--tokenizer", required=True, metavar="FILE",
-                               type=cli.existing)
-    encode_parser.add_argument("--splits", nargs="+", choices=SPLITS,
-                               default=["train", "val"],
-                               help="default: train val")
-    encode_parser.add_argument("--out", required=True, metavar="DIR",
-                               help="where SPLIT.bin and its .json go")
+        "encode", help="corpus splits -> SPLIT.bin token files", **layout
+    )
+    encode_parser.add_argument(
+        "--tokenizer", required=True, metavar="FILE", type=cli.existing
+    )
+    encode_parser.add_argument(
+        "--splits",
+        nargs="+",
+        choices=SPLITS,
+        default=["train", "val"],
+        help="default: train val",
+    )
+    encode_parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="where SPLIT.bin and its .json go",
+    )
     for sub in (train_parser, encode_parser):
-        sub.add_argument("--corpus", required=True, metavar="DIR",
-                         type=cli.existing,
-                         help="the folder python -m scratchllm.data wrote")
-        sub.add_argument("--max-docs", type=cli.at_least(1), metavar="N",
-                         help="only the first N documents of each split "
-                              "(a quick run)")
+        sub.add_argument(
+            "--corpus",
+            required=True,
+            metavar="DIR",
+            type=cli.existing,
+            help="the folder python -m scratchllm.data wrote",
+        )
+        sub.add_argument(
+            "--max-docs",
+            type=cli.at_least(1),
+            metavar="N",
+            help="only the first N documents of each split (a quick run)",
+        )
     train_parser.set_defaults(run=train)
     encode_parser.set_defaults(run=encode)
     return parser
