@@ -155,12 +155,38 @@ def test_generate_refuses_a_missing_tokenizer(pipeline, capsys):
 
 def test_generate_refuses_a_tokenizer_of_another_vocabulary(pipeline, other, capsys):
     argv = ["--ckpt", pipeline / "run/ckpt.pt", "--tokenizer", other / "other.model"]
-    refused(generate.main, capsys, argv, ["290", "300"])
+    refused(generate.main, capsys, [*argv, "--prompt", "The"], ["290", "300"])
 
 
 def test_generate_refuses_a_negative_temperature(pipeline, capsys):
     argv = ["--ckpt", pipeline / "run/ckpt.pt", "--tokenizer", pipeline / "tokenizer.model"]
-    refused(generate.main, capsys, [*argv, "--temperature", "-1"], ["--temperature"])
+    argv += ["--prompt", "The", "--temperature", "-1"]
+    refused(generate.main, capsys, argv, ["--temperature"])
+
+
+def test_generate_refuses_an_empty_prompt(pipeline, capsys):
+    argv = ["--ckpt", pipeline / "run/ckpt.pt", "--tokenizer", pipeline / "tokenizer.model"]
+    refused(generate.main, capsys, [*argv, "--prompt", ""], ["--prompt"])
+
+
+def test_generate_refuses_a_file_that_is_no_checkpoint(pipeline, capsys):
+    model = pipeline / "tokenizer.model"
+    refused(
+        generate.main,
+        capsys,
+        ["--ckpt", model, "--tokenizer", model, "--prompt", "The"],
+        [f"{model} is not a checkpoint"],
+    )
+
+
+def test_generate_refuses_a_file_that_is_no_tokenizer(pipeline, capsys):
+    ckpt = pipeline / "run/ckpt.pt"
+    refused(
+        generate.main,
+        capsys,
+        ["--ckpt", ckpt, "--tokenizer", ckpt, "--prompt", "The"],
+        [f"{ckpt} is not a tokenizer"],
+    )
 
 
 def test_tokenizer_encode_refuses_a_missing_tokenizer(pipeline, tmp_path, capsys):

@@ -5,6 +5,8 @@ naming the problem, not as a traceback."""
 import argparse
 from pathlib import Path
 
+from scratchllm.tokenizer import BPETokenizer
+
 
 def at_least(minimum, kind=int):
     """An argparse type: a number of `kind` no smaller than `minimum`."""
@@ -26,6 +28,15 @@ def existing(text):
     if not Path(text).exists():
         raise argparse.ArgumentTypeError(f"no such file or folder: {text}")
     return Path(text)
+
+
+def load_tokenizer(path):
+    """The tokenizer saved at `path`; any other file is a ValueError."""
+    try:
+        return BPETokenizer().load(path)
+    except ValueError as exc:  # not UTF-8, not JSON, not our format
+        msg = f"{path} is not a tokenizer file ({exc})"
+        raise ValueError(msg) from None
 
 
 def run_command(parser, command, args):

@@ -9,10 +9,9 @@ import argparse
 
 import torch
 
-from .cli import at_least, existing, run_command
+from .cli import at_least, existing, load_tokenizer, run_command
 from .sampling import generate
-from .tokenizer import BPETokenizer
-from .train import device, load_model
+from .train import device, load_model, reading_checkpoint
 
 EOT = "<|endoftext|>"
 
@@ -41,7 +40,7 @@ def make_parser():
     parser.add_argument(
         "--tokenizer", required=True, type=existing, help="tokenizer.model"
     )
-    parser.add_argument("--prompt", default="")
+    parser.add_argument("--prompt", required=True, help="the text to continue")
     parser.add_argument("--max-new-tokens", type=at_least(0), default=100)
     parser.add_argument(
         "--temperature",
@@ -58,8 +57,11 @@ def make_parser():
 
 def sample(args):
     """Print the completion the parsed command line asks for."""
-    model = load_model(args.ckpt, args.device)
-    tokenizer = BPETokenizer().load(args.tokenizer)
+    if not args.prompt:
+        raise ValueError("--prompt is empty: the model continues a text")
+    with reading_checkpoint(args.ckpt):
+        model = load_model(args.ckpt, args.device)
+    tokenizer = load_tokenizer(args.tokenizer)
     if tokenizer.vocab_size != model.config.vocab_size:
         raise ValueError(
             f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -478,9 +479,21 @@ def check_model(config):
         )
 
 
+@contextlib.contextmanager
+def reading_checkpoint(path):
+    """What torch.load raises on a file that is no checkpoint, as one
+    ValueError naming the file."""
+    try:
+        yield
+    except (pickle.UnpicklingError, RuntimeError, KeyError):
+        msg = f"{path} is not a checkpoint python -m scratchllm.train wrote"
+        raise ValueError(msg) from None
+
+
 def check_resume(checkpoint, model_config):
     """The checkpoint holds a model of the shape asked for."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    with reading_checkpoint(checkpoint):
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     saved = state["model_config"]
     for name, value in dataclasses.asdict(model_config).items():
         if saved.get(name) != value:

@@ -56,7 +56,7 @@ def train(args):
 
 
 def encode(args):
-    tokenizer = BPETokenizer().load(args.tokenizer)
+    tokenizer = cli.load_tokenizer(args.tokenizer)
     eot = tokenizer.special_tokens[EOT]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
