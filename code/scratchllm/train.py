@@ -365,8 +365,9 @@ def load_model(path, device="cpu"):
 # --- the command line ---------------------------------------------------------
 
 EPILOG = """example (a tiny model: about a minute on a laptop's CPU):
-  python -m scratchllm.train --tokens runs/quick/tokens --out runs/quick/model \\
-      --n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 16 \\
+  python -m scratchllm.train --tokens runs/quick/tokens \\
+      --out runs/quick/model --n-layer 2 --n-head 4 --n-embd 64 \\
+      --block-size 64 --batch-size 16 \\
       --max-steps 600 --max-lr 3e-3 --min-lr 3e-4 --warmup-steps 30 --until 300
 then the same command with --resume instead of --until 300 trains steps
 301..600, exactly as one run without --until would have.
