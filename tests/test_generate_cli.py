@@ -21,26 +21,37 @@ def tiny(tmp_path):
     tokenizer = BPETokenizer().train(TEXT, vocab_size=300)
     tokenizer.save(tmp_path / "tokenizer.model")
     torch.manual_seed(0)
-    config = GPTConfig(block_size=32, vocab_size=tokenizer.vocab_size, n_layer=1,
-                       n_head=2, n_embd=16)
+    config = GPTConfig(
+        block_size=32, vocab_size=tokenizer.vocab_size, n_layer=1, n_head=2, n_embd=16
+    )
     model = GPT(config).eval()
-    torch.save({"model_config": asdict(config), "model": model.state_dict()},
-               tmp_path / "ckpt.pt")
+    torch.save({"model_config": asdict(config), "model": model.state_dict()}, tmp_path / "ckpt.pt")
     return model, tokenizer
 
 
 def run(tmp_path, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "code"), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "scratchllm.generate", "--ckpt", str(tmp_path / "ckpt.pt"),
-         "--tokenizer", str(tmp_path / "tokenizer.model"), *args],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "scratchllm.generate",
+            "--ckpt",
+            str(tmp_path / "ckpt.pt"),
+            "--tokenizer",
+            str(tmp_path / "tokenizer.model"),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_generate_command_continues_the_prompt_reproducibly(tmp_path):
     model, tokenizer = tiny(tmp_path)
-    args = ("--prompt", "The json", "--max-new-tokens", "8", "--seed", "3",
-            "--top-k", "20")
+    args = ("--prompt", "The json", "--max-new-tokens", "8", "--seed", "3", "--top-k", "20")
     first, second = run(tmp_path, *args), run(tmp_path, *args)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout

@@ -9,9 +9,9 @@ import argparse
 
 import torch
 
+from .cli import at_least, existing, load_tokenizer, run_command
 from .sampling import generate
-from .tokenizer import BPETokenizer
-from .train import load_model
+from .train import device, load_model, reading_checkpoint
 
 EOT = "<|endoftext|>"
 
@@ -41,25 +41,56 @@ def complete(
     return tokenizer.decode(out[0, start:].tolist())
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m scratchllm.generate",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--ckpt", required=True, help="checkpoint (ckpt.pt)")
-    parser.add_argument("--tokenizer", required=True, help="tokenizer.model")
-    parser.add_argument("--prompt", default="")
-    parser.add_argument("--max-new-tokens", type=int, default=100)
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="0 for greedy decoding")
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--top-p", type=float)
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchllm.generate",
+        description=__doc__.split("\n")[0],
+        epilog="example:\n" + __doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--ckpt", required=True, type=existing, help="checkpoint (ckpt.pt)"
+    )
+    parser.add_argument(
+        "--tokenizer", required=True, type=existing, help="tokenizer.model"
+    )
+    parser.add_argument("--prompt", required=True, help="the text to continue")
+    parser.add_argument("--max-new-tokens", type=at_least(0), default=100)
+    parser.add_argument(
+        "--temperature",
+        type=at_least(0.0, float),
+        default=1.0,
+        help="0 for greedy decoding",
+    )
+    parser.add_argument("--top-k", type=at_least(1))
+    parser.add_argument("--top-p", type=at_least(0.0, float))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    model = load_model(args.ckpt, args.device)
-    tokenizer = BPETokenizer().load(args.tokenizer)
-    print(complete(model, tokenizer, args.prompt, args.max_new_tokens,
-                   args.temperature, args.top_k, args.top_p, args.seed,
-                   args.device))
+    parser.add_argument("--device", type=device, default="cpu")
+    return parser
+
+
+def sample(args):
+    """Print the completion the parsed command line asks for."""
+    if not args.prompt:
+        raise ValueError("--prompt is empty: the model continues a text")
+    with reading_checkpoint(args.ckpt):
+        model = load_model(args.ckpt, args.device)
+    tokenizer = load_tokenizer(args.tokenizer)
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise ValueError(
+            f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "
+            f"model in {args.ckpt} was trained on {model.config.vocab_size}:"
+            f" pass the tokenizer its tokens were encoded with"
+        )
+    # The other flags are complete's keyword arguments, by name.
+    files = ("ckpt", "tokenizer")
+    options = {k: v for k, v in vars(args).items() if k not in files}
+    print(complete(model, tokenizer, **options))
+
+
+def main(argv=None):
+    parser = make_parser()
+    run_command(parser, sample, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,15 +18,17 @@ import argparse
 import dataclasses
 import json
 import math
+import pickle
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from scratchllm.config import GPTConfig
+from scratchllm.cli import at_least, run_command
+from scratchllm.config import CHOICES, GPTConfig
 from scratchllm.dataset import open_tokens, random_batches
 from scratchllm.io import atomic_write
 from scratchllm.model import GPT
@@ -394,6 +396,47 @@ def load_model(path, device="cpu"):
 
 # --- the command line ---------------------------------------------------------
 
+EPILOG = """example (a tiny model: about a minute on a laptop's CPU):
+  python -m scratchllm.train --tokens runs/quick/tokens \\
+      --out runs/quick/model --n-layer 2 --n-head 4 --n-embd 64 \\
+      --block-size 64 --batch-size 16 \\
+      --max-steps 600 --max-lr 3e-3 --min-lr 3e-4 --warmup-steps 30 --until 300
+then the same command with --resume instead of --until 300 trains steps
+301..600, exactly as one run without --until would have.
+"""
+
+
+def device(name):
+    """An argparse type: a torch device this machine has, kept as text."""
+    try:
+        kind = torch.device(name).type
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"unknown device {name!r} (cpu, cuda, cuda:1, mps, ...)"
+        ) from None
+    here = torch.accelerator.current_accelerator()
+    if kind != "cpu" and (here is None or here.type != kind):
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: this machine has no {kind} device"
+        )
+    return name
+
+
+# The values a field accepts, where its type alone would let nonsense
+# through: a negative number of steps, a device this machine lacks.
+POSITIVE = (
+    "batch_size block_size grad_accum_steps max_steps eval_interval"
+    " eval_batches log_interval n_layer n_head n_embd"
+).split()
+RATES = "max_lr min_lr weight_decay grad_clip dropout norm_eps rope_base"
+FIELD_TYPES = {
+    **dict.fromkeys(POSITIVE, at_least(1)),
+    **dict.fromkeys(["warmup_steps", "checkpoint_interval"], at_least(0)),
+    **dict.fromkeys(RATES.split(), at_least(0.0, float)),
+    "device": device,
+}
+FIELD_CHOICES = dict(CHOICES, dtype=("float32", "bfloat16"))
+
 
 def add_fields(parser, cls, skip=()):
     """One --option per field of the dataclass cls, typed by its default."""
@@ -413,8 +456,9 @@ def add_fields(parser, cls, skip=()):
             parser.add_argument(
                 flag,
                 default=f.default,
-                type=type(f.default),
-                help="default: %(default)s",
+                choices=FIELD_CHOICES.get(f.name),
+                type=FIELD_TYPES.get(f.name, type(f.default)),
+                help=f"default: {f.default}",
             )
 
 
@@ -429,53 +473,176 @@ def token_vocab_size(path):
     return json.loads(Path(f"{path}.json").read_text())["vocab_size"]
 
 
-def main(argv=None):
+def read_splits(tokens, block_size):
+    """DIR/train.bin and DIR/val.bin, and the vocabulary they share."""
+    splits, vocab = {}, {}
+    for name in ("train", "val"):
+        path = tokens / f"{name}.bin"
+        if not Path(f"{path}.json").exists():
+            raise FileNotFoundError(
+                f"no token file {path} (python -m scratchllm.tokenizer "
+                f"encode writes it)"
+            )
+        splits[name], vocab[name] = open_tokens(path), token_vocab_size(path)
+        if len(splits[name]) <= block_size:
+            raise ValueError(
+                f"{path} holds {len(splits[name])} tokens, too few for one "
+                f"window of --block-size {block_size} + 1"
+            )
+    if vocab["train"] != vocab["val"]:
+        raise ValueError(
+            f"{tokens}: train.bin has a vocabulary of {vocab['train']}, "
+            f"val.bin of {vocab['val']}: encode both with one tokenizer"
+        )
+    return splits["train"], splits["val"], vocab["train"]
+
+
+def check_model(config):
+    """The shape errors the model would otherwise meet as an assert."""
+    if config.n_embd % config.n_head:
+        raise ValueError(
+            f"--n-embd {config.n_embd} is not a multiple of "
+            f"--n-head {config.n_head}"
+        )
+    if config.position == "rope" and config.n_embd // config.n_head % 2:
+        raise ValueError(
+            "rope rotates channels in pairs: --n-embd / --n-head must be even"
+        )
+
+
+@contextmanager
+def reading_checkpoint(path):
+    """What torch.load raises on a file that is no checkpoint, as one
+    ValueError naming the file."""
+    try:
+        yield
+    except (pickle.UnpicklingError, RuntimeError, KeyError):
+        msg = f"{path} is not a checkpoint python -m scratchllm.train wrote"
+        raise ValueError(msg) from None
+
+
+def check_resume(checkpoint, model_config):
+    """The checkpoint holds a model of the shape asked for."""
+    with reading_checkpoint(checkpoint):
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = state["model_config"]
+    for name, value in dataclasses.asdict(model_config).items():
+        if saved.get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            if name == "vocab_size":
+                flag = "the tokens' vocabulary"
+            raise ValueError(
+                f"{checkpoint} holds a model with {name} {saved.get(name)}, "
+                f"but {flag} gives {value}: resume with the run's own "
+                f"settings and tokens, or train into another --out"
+            )
+
+
+TRAIN_SKIP = ("checkpoint_path",)
+MODEL_SKIP = ("block_size", "vocab_size", "n_hidden")
+
+
+def make_parser():
     parser = argparse.ArgumentParser(
         prog="python -m scratchllm.train",
-        description="Pretrain a GPT on DIR/train.bin, validating on "
-                    "DIR/val.bin (files written by dataset.write_tokens).")
-    parser.add_argument("--tokens", required=True, metavar="DIR")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="where ckpt.pt and history.json go")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from OUT/ckpt.pt if it exists")
-    model_skip = ("block_size", "vocab_size", "n_hidden")
-    train_skip = ("checkpoint_path",)
-    add_fields(parser, TrainConfig, skip=train_skip)
-    add_fields(parser, GPTConfig, skip=model_skip)
-    args = parser.parse_args(argv)
+        description=(
+            "Pretrain a GPT on DIR/train.bin, validating on DIR/val.bin"
+            " (files python -m scratchllm.tokenizer encode writes)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--tokens", required=True, metavar="DIR", type=Path)
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        type=Path,
+        help="where ckpt.pt and history.json go",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/ckpt.pt if it exists",
+    )
+    parser.add_argument(
+        "--until",
+        type=at_least(1),
+        metavar="STEP",
+        help=(
+            "stop after STEP (the schedule still spans --max-steps):"
+            " a long run in sessions"
+        ),
+    )
+    add_fields(parser, TrainConfig, skip=TRAIN_SKIP)
+    add_fields(parser, GPTConfig, skip=MODEL_SKIP)
+    return parser
 
-    tokens, out = Path(args.tokens), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "ckpt.pt"
-    config = TrainConfig(**field_values(args, TrainConfig, train_skip),
-                         checkpoint_path=str(checkpoint))
-    model_config = GPTConfig(**field_values(args, GPTConfig, model_skip),
-                             block_size=args.block_size,
-                             vocab_size=token_vocab_size(tokens / "train.bin"))
+
+def pretrain(args):
+    """The run the parsed command line asks for, new or resumed."""
+    train_tokens, val_tokens, vocab_size = read_splits(
+        args.tokens, args.block_size
+    )
+    checkpoint = args.out / "ckpt.pt"
+    config = TrainConfig(
+        **field_values(args, TrainConfig, TRAIN_SKIP),
+        checkpoint_path=str(checkpoint),
+    )
+    model_config = GPTConfig(
+        **field_values(args, GPTConfig, MODEL_SKIP),
+        block_size=args.block_size,
+        vocab_size=vocab_size,
+    )
+    check_model(model_config)
+    resume = args.resume and checkpoint.exists()
+    if resume:
+        check_resume(checkpoint, model_config)
     if config.device.startswith("cuda"):
         # TF32 matmuls for whatever autocast leaves in float32.
         torch.set_float32_matmul_precision("high")
 
+    args.out.mkdir(parents=True, exist_ok=True)
     model = make_model(model_config, config.seed)
-    trainer = Trainer(model, open_tokens(tokens / "train.bin"),
-                      open_tokens(tokens / "val.bin"), config)
-    if args.resume and checkpoint.exists():
+    trainer = Trainer(model, train_tokens, val_tokens, config)
+    if resume:
         trainer.load_checkpoint(checkpoint)
         print(f"resuming from step {trainer.step}", file=sys.stderr)
+    # On a terminal the progress bar redraws its line; in a log file, a
+    # line per evaluation stands in for it.
+    log = not sys.stderr.isatty()
 
-    def write_history(record=None):
-        if record is None or record["val_loss"] is not None:
-            text = json.dumps(trainer.history, indent=1).encode()
-            atomic_write(out / "history.json", lambda f: f.write(text))
+    def write_history():
+        text = json.dumps(trainer.history, indent=1).encode()
+        atomic_write(args.out / "history.json", lambda f: f.write(text))
 
-    history = trainer.run(callback=write_history)
+    def evaluated(record):
+        if record["val_loss"] is None:
+            return
+        write_history()
+        if log:
+            print(
+                f"step {record['step']}/{config.max_steps}: train loss "
+                f"{record['train_loss']:.4f}, val loss "
+                f"{record['val_loss']:.4f}",
+                file=sys.stderr,
+            )
+
+    history = trainer.run(until=args.until, callback=evaluated)
     write_history()
-    last = history[-1] if history else None
-    if last is not None:
-        print(f"step {last['step']}: train loss {last['train_loss']:.4f}, "
-              f"val loss {last['val_loss']:.4f}, "
-              f"{last['elapsed']:.1f} s")
+    if history:
+        last = history[-1]
+        val = last["val_loss"]
+        print(
+            f"step {last['step']}: train loss {last['train_loss']:.4f}, "
+            + ("" if val is None else f"val loss {val:.4f}, ")
+            + f"{last['elapsed']:.1f} s"
+        )
+
+
+def main(argv=None):
+    parser = make_parser()
+    run_command(parser, pretrain, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -333,29 +333,3 @@ def read_split(corpus: Path, split: str):
     with open(Path(corpus) / f"{split}.jsonl") as f:
         for line in f:
             yield json.loads(line)
-
-
-def main(argv=None) -> int:
-    import argparse
-    import time
-
-    parser = argparse.ArgumentParser(
-        prog="python -m scratchllm.data", description="Build the book's corpus."
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path("build/artifacts/corpus")
-    )
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    try:
-        manifest = build_corpus(args.out)
-    except sources.SourceMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for stage in manifest["stages"]:
-        print(
-            f"{stage['stage']:>24}: {stage['documents']:5d} documents, "
-            f"{stage['characters'] / 1e6:6.2f} M characters"
-        )
-    print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
-    return 0
