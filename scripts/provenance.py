@@ -17,13 +17,14 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from scratchllm.io import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,22 +106,12 @@ def provenance(device, seed, git_commit=None, argv=None):
 
 
 def write_json(path, data):
-    """Write ``data`` as JSON to ``path`` atomically: to a temporary file in
-    the same folder, flushed to disk, then renamed over ``path``, so that a
-    reader (or a crash) never sees half a file."""
+    """Write ``data`` as JSON to ``path`` whole or not at all (a reader, or a
+    crash, never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(data, indent=1) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    text = (json.dumps(data, indent=1) + "\n").encode()
+    atomic_write(path, lambda f: f.write(text))
 
 
 class Report:
