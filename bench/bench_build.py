@@ -77,7 +77,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for name in ("book", "code", "figures"):
+        for name in ("book", "code", "figures", "bench"):
             shutil.copytree(ROOT / name, tmp / name)
         book, out = tmp / "book", tmp / "build"
         chapter = book / "attention.md"  # the edits below touch this chapter

@@ -77,9 +77,8 @@ def cosine_lr(step, max_lr, min_lr, warmup_steps, max_steps):
     if step >= max_steps:
         return min_lr
     progress = (step - warmup_steps) / (max_steps - warmup_steps)  # 0 .. 1
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (
-        max_lr - min_lr
-    )
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))  # 1 .. 0
+    return min_lr + cosine * (max_lr - min_lr)
 
 
 # --- hyperparameters ----------------------------------------------------------

@@ -54,10 +54,8 @@ def _unit_interval(name: str) -> float:
 def split_of(group: str, config: CorpusConfig) -> str:
     """Split of a document group, by a hash of its name: deterministic, and
     a module's page and its docstrings always land in the same split."""
-    if (
-        group in sys.stdlib_module_names
-        and _unit_interval(group) < config.heldout_fraction
-    ):
+    module = group in sys.stdlib_module_names
+    if module and _unit_interval(group) < config.heldout_fraction:
         return "heldout"
     u = _unit_interval("split:" + group)
     if u < config.test_fraction:
