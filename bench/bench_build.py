@@ -143,7 +143,11 @@ def main() -> None:
 
         pages = re.search(r"\((\d+) pages", log).group(1)
 
-        # The yardstick for the prose edit: one LuaLaTeX pass over the same book.
+        # The yardstick for the prose edit: one LuaLaTeX pass over the same
+        # book, with the .aux, lists and bibliography a rebuild's pass reads.
+        for made in (out / "latex").glob("book.*"):
+            if made.suffix in (".aux", ".toc", ".lof", ".lol", ".lot", ".bbl"):
+                shutil.copy(made, tmp / made.name)
         start = time.perf_counter()
         subprocess.run(
             ["lualatex", "-interaction=nonstopmode", f"-output-directory={tmp}", "book.tex"],

@@ -36,7 +36,7 @@ from .render import Rendered, last_labels
 
 _BIB_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]+)\s*,")
 _ERROR = re.compile(r"(?m)^(?P<file>[^\s:][^:]*\.tex):(?P<line>\d+): (?P<message>.*)$")
-_SOURCE = re.compile(r"^% BOOK-SOURCE (?P<where>.+)$")
+_SOURCE = re.compile(r"^% BOOK-SOURCE .+:(?P<line>\d+)$")
 _SPLIT = re.compile(r"^BOOK-SPLIT (?P<file>.+):(?P<line>\d+)$", re.M)
 
 # Dates when neither SOURCE_DATE_EPOCH nor a git commit gives one (a book
@@ -267,8 +267,10 @@ def _source_of(tex_file: Path, line_no: int, rendered: list[Rendered]) -> str | 
     for r in rendered:
         if r.tex.resolve() == tex_file:
             for source_line in tex_file.read_text().splitlines()[:line_no][::-1]:
+                # The line from the mark, the path from the chapter: a render
+                # kept from before the book folder moved names the old path.
                 if s := _SOURCE.match(source_line):
-                    return s["where"]
+                    return f"{r.chapter.path}:{s['line']}"
             return str(r.chapter.path)
     return None
 
