@@ -78,7 +78,11 @@ def pipeline(tmp_path_factory):
         f"train --tokens tokens --out run {MODEL} {STEPS} --resume",
         f"generate {SAMPLE}",
     ]
-    *_, resumed, sampled = [ok(scratchllm(*command.split(), cwd=work)) for command in commands]
+    built, *_, resumed, sampled = [
+        ok(scratchllm(*command.split(), cwd=work)) for command in commands
+    ]
+    assert "first pass: 6 documents" in built.stderr  # progress, pass by pass
+    assert "near-duplicate search: 0 documents to drop" in built.stderr
     assert "resuming from step 4" in resumed.stderr
     (work / "sample.txt").write_bytes(sampled.stdout.encode())
     return work

@@ -18,7 +18,10 @@ def build(args):
     print(f"building {args.out} ...", file=sys.stderr)
     start = time.perf_counter()
     manifest = build_corpus(
-        args.out, doc_root=args.doc_root, stdlib_root=args.stdlib_root
+        args.out,
+        doc_root=args.doc_root,
+        stdlib_root=args.stdlib_root,
+        progress=lambda line: print(line, file=sys.stderr),
     )
     for stage in manifest["stages"]:
         print(

@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from itertools import chain
@@ -104,9 +105,10 @@ def build_corpus(
     config: CorpusConfig = CorpusConfig(),
     doc_root: Path | None = None,
     stdlib_root: Path | None = None,
+    progress: Callable[[str], None] = lambda line: None,
 ) -> dict:
     """Run the pipeline into ``out`` (replaced atomically); return the
-    manifest."""
+    manifest.  ``progress`` is told when each pass is done."""
     doc_root = doc_root or sources.find_doc_root()
     stdlib_root = stdlib_root or sources.stdlib_root()
     out = Path(out)
@@ -121,7 +123,9 @@ def build_corpus(
     docs = _filtered(docs, report)
     staging = tmp / "staging.jsonl"
     signatures, ranks = _stage(docs, staging, config)
+    progress(f"first pass: {len(ranks)} documents cleaned and filtered")
     dropped = _near_duplicates(signatures, ranks, config, report)
+    progress(f"near-duplicate search: {len(dropped)} documents to drop")
     _write_splits(staging, dropped, tmp, config, report)
     staging.unlink()
 
