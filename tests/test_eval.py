@@ -4,15 +4,12 @@ expressions from it, and (end to end) prose edits that never execute."""
 import contextlib
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_build import ROOT, copy_book, edit, executed, pdf_text
+from test_build import ROOT, build, copy_book, edit, executed, pdf_text
 
 from bookbuild import inline
 from bookbuild.errors import BookError
@@ -245,24 +242,7 @@ def test_a_failed_or_broken_expression_is_an_error_at_its_line():
 
 def run_build(command, book, out, *args, ci=False):
     """A build whose CI variable is ours to set (CI=true makes it strict)."""
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env.update(BOOK_BOOTSTRAPPED="1", **({"CI": "true"} if ci else {}))
-    return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "build.py"),
-            command,
-            "--book",
-            str(book),
-            "--out",
-            str(out),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
+    return build(command, book, out, *args, CI="true" if ci else "")
 
 
 def with_repository(book: Path) -> None:
