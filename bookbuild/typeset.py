@@ -1,5 +1,8 @@
 """Stage 5: the book's LaTeX to ``book.pdf`` with latexmk (LuaLaTeX + biber).
 
+After a finished build, an edit is first typeset by one bare LuaLaTeX pass;
+latexmk runs only when that pass changed what a next pass would read.
+
 References and citations are checked against the book's labels and the
 bibliography before LaTeX runs, so an author learns which chapter (and
 line) names an undefined key.  LaTeX is skipped when none of its inputs
@@ -352,13 +355,14 @@ def typeset(
     latex_dir = layout.latex
     stamp = Stamp(layout.stamp(main.stem), memo)
     epoch = source_date_epoch(book.root)
+    bib = memo.tree(book.bibliography) if book.bibliography else None
     key = sha256_json(
         {
             "main": memo.tree(main),
             "chapters": [
                 [memo.tree(r.tex), memo.tree(layout.files_dir(r.chapter))] for r in rendered
             ],
-            "bib": memo.tree(book.bibliography) if book.bibliography else None,
+            "bib": bib,
             "epoch": epoch,  # a new commit dates the PDF anew, as a clean build would
         }
     )
@@ -376,22 +380,19 @@ def typeset(
             "TeX Live) or `apt-get install latexmk texlive-luatex biber`"
         )
     log.info("typesetting with LuaLaTeX ...")
-    cmd = [
-        "latexmk",
-        "-lualatex",
-        "-interaction=nonstopmode",
-        "-halt-on-error",
-        "-file-line-error",
-        "-cd-",
-        f"-outdir={latex_dir.resolve()}",
-        main.name,
-    ]
     # FORCE_SOURCE_DATE: \today and \time follow SOURCE_DATE_EPOCH too.
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), FORCE_SOURCE_DATE="1")
-    proc = subprocess.run(
-        cmd, cwd=main.parent, capture_output=True, text=True, errors="replace", env=env
-    )
     log_file = latex_dir / f"{main.stem}.log"
+    proc = None
+    last = stamp.read()
+    # A changed .bib needs biber even when the citations are the same.
+    if last.get("tex_dir") == str(main.parent.resolve()) and last.get("bib") == bib:
+        proc = _final_pass(main, latex_dir, env)
+        if proc is not None:
+            log.info("one LuaLaTeX pass was enough (nothing a next pass reads changed)")
+    if proc is None:
+        log.info("latexmk: passes, biber and makeindex until the references settle")
+        proc = _latexmk(main, latex_dir, env)
     log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
     built = latex_dir / f"{main.stem}.pdf"
     if proc.returncode != 0 or not built.exists():
@@ -416,8 +417,63 @@ def typeset(
     atomic_write_bytes(out_pdf, with_content_id(built.read_bytes()))
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
-    stamp.save(key, {}, pages=pages, warnings=warnings, tex_dir=str(main.parent.resolve()))
+    stamp.save(key, {}, pages=pages, warnings=warnings, tex_dir=str(main.parent.resolve()), bib=bib)
     return Typeset(out_pdf, pages, "typeset", **warnings)
+
+
+LUALATEX = ["lualatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
+# What a pass writes for the next one to read: when a pass leaves them as it
+# found them, another pass would typeset the same pages, biber has no new
+# citations to sort and the index no new entries (latexmk's own criterion).
+NEXT_PASS_READS = (".aux", ".toc", ".lof", ".lot", ".lol", ".out", ".bcf", ".idx")
+_RERUN = re.compile(r"Rerun to get|Please rerun LaTeX|Please \(re\)run Biber")
+
+
+def _latexmk(main: Path, latex_dir: Path, env: dict) -> subprocess.CompletedProcess:
+    cmd = ["latexmk", "-lualatex", *LUALATEX[1:], "-cd-", f"-outdir={latex_dir.resolve()}"]
+    return subprocess.run(
+        [*cmd, main.name],
+        cwd=main.parent,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=env,
+    )
+
+
+def _final_pass(main: Path, latex_dir: Path, env: dict) -> subprocess.CompletedProcess | None:
+    """One LuaLaTeX pass over a book that latexmk finished before (a prose
+    edit): the pass, when it was the last one needed, else None and latexmk
+    takes over.  latexmk's own start-up checks cost about a second."""
+    read = {ext: _digest(latex_dir / f"{main.stem}{ext}") for ext in NEXT_PASS_READS}
+    out = str(latex_dir.resolve())
+    proc = subprocess.run(
+        [*LUALATEX, f"-output-directory={out}", main.name],
+        cwd=main.parent,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=dict(env, **pass_environment(out)),
+    )
+    if proc.returncode != 0:
+        return proc  # an error in the text: latexmk would stop at it too
+    written = {ext: _digest(latex_dir / f"{main.stem}{ext}") for ext in NEXT_PASS_READS}
+    return proc if written == read and not _RERUN.search(proc.stdout) else None
+
+
+def pass_environment(out: str) -> dict[str, str]:
+    """What latexmk sets for a pass with an output folder: without it the
+    pass reads the .bbl but biblatex finds no checksum of it, so the .aux it
+    writes differs from latexmk's."""
+    inputs = os.environ.get("TEXINPUTS", "")
+    return {"TEXINPUTS": f"{out}{os.pathsep}{inputs}", "TEXMFOUTPUT": out}
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def _warnings(log_text: str) -> dict:

@@ -234,6 +234,37 @@ def test_prose_edit_rerenders_without_executing(built, tmp_path):
     assert "424242" in pdf_text(out / "book.pdf")
 
 
+@pytest.mark.latex
+def test_an_edit_takes_one_pass_unless_a_next_pass_would_differ(built, tmp_path):
+    book, out = copy_book(tmp_path, built[0], built[1])
+    settle = build("pdf", book, out)  # the copy's new paths: latexmk, once
+    assert settle.returncode == 0, settle.stderr
+    one_pass, latexmk = "one LuaLaTeX pass was enough", "latexmk: passes"
+
+    edit(book / "second.md", "uses the library.", "uses the library. 424242.")
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert one_pass in proc.stderr and latexmk not in proc.stderr
+    assert "424242" in pdf_text(out / "book.pdf")
+
+    # A new citation and a new reference: the first pass changes the .bcf
+    # and the .aux, so latexmk runs biber and the passes that settle them.
+    edit(book / "second.md", "424242.", "424242 ({numref}`sec-first`, @knuth1984literate).")
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert latexmk in proc.stderr
+    text = pdf_text(out / "book.pdf")
+    assert re.search(r"424242 \(Section 1\.1,\s+Knuth \(1984\)\)", text) and "??" not in text
+
+    # The same citations from an edited .bib: no pass would see a change,
+    # but biber must run.
+    edit(book / "references.bib", "{Literate Programming}", "{Literate Programming, Revised}")
+    proc = build("pdf", book, out)
+    assert proc.returncode == 0, proc.stderr
+    assert latexmk in proc.stderr
+    assert "Literate Programming, Revised" in pdf_text(out / "book.pdf")
+
+
 # --- Errors point at the author's file and line ------------------------------
 
 
