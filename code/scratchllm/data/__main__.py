@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scratchllm.cli import existing, run_command
 from scratchllm.data.corpus import build_corpus
+from scratchllm.data.sources import STDLIB_ROOT
 
 EPILOG = """example:
   python -m scratchllm.data --out build/artifacts/corpus
@@ -54,7 +55,7 @@ def main(argv=None):
         "--stdlib-root",
         type=existing,
         metavar="DIR",
-        help="the standard library's sources (default: this Python's)",
+        help=f"the standard library's sources (default: {STDLIB_ROOT})",
     )
     args = parser.parse_args(argv)
     run_command(parser, build, args)
