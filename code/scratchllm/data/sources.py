@@ -135,15 +135,15 @@ def _is_public_module(name: str) -> bool:
     return name in sys.stdlib_module_names and not name.startswith("_")
 
 
-def tested_group(name: str) -> str:
-    """The group of a test named ``test_<name>``: the longest ``_``-prefix
-    of ``name`` that is a module (xml_etree_c -> xml), else "test"."""
+def tested_module(name: str) -> str | None:
+    """The module a test named ``test_<name>`` tests: the longest
+    ``_``-prefix of ``name`` that is a module (xml_etree_c -> xml)."""
     words = name.split("_")
     for n in range(len(words), 0, -1):
         module = "_".join(words[:n])
         if module in sys.stdlib_module_names:
             return module_group(module)
-    return "test"
+    return None
 
 
 def stdlib_root() -> Path:
@@ -256,9 +256,12 @@ def iter_stdlib_code(root: Path):
 
 def code_group(rel: PurePath) -> str:
     """A file's top-level package; for a test, the module it tests
-    (test/test_json/..., test/test_json.py -> json), else "test"."""
+    (test/test_json/..., test/test_json.py -> json).  A test of no module
+    (test_grammar.py, support/) is a group of its own, as a page is: one
+    group of them all would put 6 M characters in one split."""
     parts = rel.with_suffix("").parts
-    if parts[0] == "test" and len(parts) > 1:
-        tested = parts[1].removeprefix("test_")
-        return tested_group(tested) if tested != parts[1] else "test"
-    return module_group(parts[0])
+    if parts[0] != "test" or len(parts) == 1:
+        return module_group(parts[0])
+    tested = parts[1].removeprefix("test_")
+    module = tested_module(tested) if tested != parts[1] else None
+    return module or "/".join(rel.parts[:2])
