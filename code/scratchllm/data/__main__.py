@@ -1,5 +1,5 @@
 """Build the book's corpus from the Python documentation and standard
-library installed on this machine (about 30 s on two cores)."""
+library installed on this machine (about a minute of CPU time)."""
 
 import argparse
 import sys
