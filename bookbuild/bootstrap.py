@@ -43,8 +43,13 @@ FONTS = [
     ("Symbola", "fonts-symbola"),
 ]  # emoji and symbols, in black and white for print
 
-# The corpus is made from what Debian installs: the Python documentation.
-DATA = [("/usr/share/doc/python3/html/library", "python3-doc")]
+# The corpus is made from what Debian installs: the Python documentation and
+# the standard library's sources, its tests included, of one Python version.
+DATA = [
+    ("/usr/share/doc/python3/html/library", "python3-doc"),
+    ("/usr/lib/python3.11/json/__init__.py", "libpython3.11-stdlib"),
+    ("/usr/lib/python3.11/test/test_json", "libpython3.11-testsuite"),
+]
 
 
 def missing_system_packages() -> list[str]:

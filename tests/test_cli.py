@@ -81,7 +81,8 @@ def pipeline(tmp_path_factory):
     built, *_, resumed, sampled = [
         ok(scratchllm(*command.split(), cwd=work)) for command in commands
     ]
-    assert "first pass: 6 documents" in built.stderr  # progress, pass by pass
+    # Progress, pass by pass: the docstrings and the code of 6 modules.
+    assert "first pass: 12 documents" in built.stderr
     assert "near-duplicate search: 0 documents to drop" in built.stderr
     assert "resuming from step 4" in resumed.stderr
     (work / "sample.txt").write_bytes(sampled.stdout.encode())
@@ -94,7 +95,7 @@ def test_the_pipeline_writes_what_the_next_command_reads(pipeline):
     eot = tokenizer.special_tokens["<|endoftext|>"]
     for split in ("train", "val"):
         docs = [doc["text"] for doc in read_split(pipeline / "corpus", split)]
-        assert len(docs) == 3
+        assert len(docs) == 6  # 3 modules, docstrings and code
         ids = open_tokens(pipeline / "tokens" / f"{split}.bin")
         assert list(ids) == [i for doc in docs for i in tokenizer.encode_ordinary(doc) + [eot]]
         assert tokenizer.decode(list(ids)) == "<|endoftext|>".join(docs) + "<|endoftext|>"

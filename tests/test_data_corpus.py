@@ -254,14 +254,15 @@ def test_sources_found(tree, tmp_path):
     assert manifest["sources"]["python-docs"]["version"] == "3.11.2"
     assert manifest["sources"]["python-docs"]["path"] == str(tree[0])
     assert manifest["sources"]["stdlib"]["path"] == str(tree[1])
-    # 7 pages (genindex*.html skipped), 1 reST source, 2 stdlib modules (tests
-    # and private modules skipped).
-    assert manifest["stages"][0]["documents"] == 10
+    # 7 pages (genindex*.html skipped), 1 reST source, 2 docstring modules
+    # (tests and private modules skipped), 4 code files (all of them).
+    assert manifest["stages"][0]["documents"] == 14
     pages = [p for p in tree[0].rglob("*.html") if not p.name.startswith("genindex")]
     rst = tree[0] / "_sources" / "library" / "json.rst.txt"
+    code = list(tree[1].rglob("*.py"))
     modules = [d.raw for d in sources.iter_stdlib_modules(tree[1])]
-    assert len(pages) == 7 and len(modules) == 2
-    files = sum(len(p.read_bytes()) for p in [*pages, rst])
+    assert len(pages) == 7 and len(modules) == 2 and len(code) == 4
+    files = sum(len(p.read_bytes()) for p in [*pages, rst, *code])
     assert manifest["raw_bytes"] == files + sum(len(m.encode()) for m in modules)
 
 
@@ -271,6 +272,9 @@ def test_skipped_sources_never_appear(tree, tmp_path):
     ids = surviving_ids(out)
     text = json.dumps(manifest) + "".join((out / f"{s}.jsonl").read_text() for s in SPLITS)
     assert "genindex" not in text
+    # Tests and private helpers are code, but no docstring documents.
+    docstrings = [r for rs in all_records(out).values() for r in rs if r["source"] == "stdlib"]
+    text = json.dumps(docstrings)
     assert "test_json" not in text and "regression test suite" not in text
     assert "_private" not in text and "_private_helpers" not in text
     assert "stdlib/json/__init__.py" in ids and "stdlib/json/decoder.py" in ids
@@ -293,7 +297,8 @@ def test_manifest_stage_counts_consistent(tree, tmp_path):
 
     raw, cleaned, exact, filtered, near = stages
     removed = manifest["removed"]
-    rules = [rule.name for rule in filters.RULES]
+    rules = [rule["name"] for rule in manifest["rules"]]
+    assert set(rules) == {r.name for r in filters.RULES + filters.CODE_RULES}
     assert raw["documents"] - cleaned["documents"] == removed["empty"]["documents"]
     for (a, b), names in [
         ((cleaned, exact), ["exact_duplicate"]),
@@ -317,7 +322,9 @@ def test_expected_removals(tree, tmp_path):
         {"removed": "docs/library/pickle.html", "duplicate_of": "docs/library/pickle-copy.html"}
     ]
     assert removed["too_short"]["documents"] == 1
-    assert removed["near_duplicate"]["documents"] == 1
+    # The reST copy of json.html, and json/__init__.py's code: its docstrings
+    # are almost all of it, and the docstring document is preferred.
+    assert removed["near_duplicate"]["documents"] == 2
     ids = set(surviving_ids(out))
     assert "docs/library/stub.html" not in ids
     assert "docs/library/nomain.html" not in ids
@@ -328,6 +335,9 @@ def test_expected_removals(tree, tmp_path):
         "docs/tutorial/introduction.html",
         "stdlib/json/__init__.py",
         "stdlib/json/decoder.py",
+        "code/json/decoder.py",
+        "code/json/_private_helpers.py",
+        "code/test/test_json.py",
     }
 
 
@@ -335,9 +345,10 @@ def test_rst_copy_removed_as_near_duplicate_html_kept(tree, tmp_path):
     out = tmp_path / "corpus"
     manifest = build(tree, out)
     rst_id = "docs/_sources/library/json.rst.txt"
-    assert len(manifest["near_duplicate_clusters"]) == 1
-    cluster = manifest["near_duplicate_clusters"][0]
-    assert cluster["kept"] == "docs/library/json.html"
+    clusters = {c["kept"]: c for c in manifest["near_duplicate_clusters"]}
+    assert sorted(clusters) == ["docs/library/json.html", "stdlib/json/__init__.py"]
+    assert clusters["stdlib/json/__init__.py"]["removed"] == ["code/json/__init__.py"]
+    cluster = clusters["docs/library/json.html"]
     assert cluster["removed"] == [rst_id]
     assert cluster["estimated_jaccard"][0] >= CorpusConfig().near_duplicate_threshold
     ids = surviving_ids(out)
@@ -396,10 +407,31 @@ def test_module_group_goes_wholly_to_one_split(tree, tmp_path):
     out = tmp_path / "corpus"
     build(tree, out)
     where = {r["id"]: split for split, rs in all_records(out).items() for r in rs}
-    json_ids = ("docs/library/json.html", "stdlib/json/__init__.py", "stdlib/json/decoder.py")
+    json_ids = (
+        "docs/library/json.html",
+        "stdlib/json/__init__.py",
+        "stdlib/json/decoder.py",
+        "code/json/decoder.py",
+        "code/test/test_json.py",
+    )
     json_docs = [i for i in where if i in json_ids]
-    assert len(json_docs) == 3
+    assert len(json_docs) == 5
     assert len({where[i] for i in json_docs}) == 1
+
+
+def test_heldout_module_held_out_in_every_source(tree, tmp_path):
+    # json is held out under the default split: its page, its docstrings, its
+    # code and its tests are all in heldout, and no json document elsewhere.
+    out = tmp_path / "corpus"
+    manifest = build(tree, out)
+    assert split_of("json", CorpusConfig()) == "heldout"
+    assert "json" in manifest["heldout_groups"]
+    records = all_records(out)
+    heldout = {r["id"]: r["source"] for r in records["heldout"]}
+    assert set(heldout.values()) == {"python-docs", "stdlib", "stdlib-code"}
+    assert "code/test/test_json.py" in heldout
+    for split in ("train", "val", "test"):
+        assert not [r["id"] for r in records[split] if r["group"] == "json"], split
 
 
 def test_split_of_module_groups_over_many_names():

@@ -1,5 +1,5 @@
 """Build the book's corpus from the Python documentation and standard
-library installed on this machine (about 30 s on two cores)."""
+library installed on this machine (about a minute of CPU time)."""
 
 import argparse
 import sys
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scratchllm.cli import existing, run_command
 from scratchllm.data.corpus import build_corpus
+from scratchllm.data.sources import STDLIB_ROOT
 
 EPILOG = """example:
   python -m scratchllm.data --out build/artifacts/corpus
@@ -54,7 +55,7 @@ def main(argv=None):
         "--stdlib-root",
         type=existing,
         metavar="DIR",
-        help="the standard library's sources (default: this Python's)",
+        help=f"the standard library's sources (default: {STDLIB_ROOT})",
     )
     args = parser.parse_args(argv)
     run_command(parser, build, args)

@@ -134,6 +134,14 @@ def normalize(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def code_text(code: str) -> str:
+    """Source code as written, less trailing spaces and the blank lines at
+    either end: no other normalisation, since a string literal means what
+    its characters say (NFC would change the tests of unicodedata)."""
+    lines = code.replace("\r\n", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
+
+
 _ROLE = re.compile(r":[\w:.+-]+:`[~!]?([^`<]*?)(?:\s*<[^>]*>)?`")
 _LINK = re.compile(r"`([^`<]+?)(?:\s*<[^>]*>)?`__?")
 _DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w:-]+)::\s*(.*)$")

@@ -23,7 +23,14 @@ from pathlib import Path
 from . import clean, dedup, filters, sources
 
 SPLITS = ("train", "val", "test", "heldout")
-PREFERENCE = {"python-docs": 0, "stdlib": 1, "python-docs-source": 2}
+PREFERENCE = {
+    "python-docs": 0,
+    "stdlib": 1,
+    "stdlib-code": 2,
+    "python-docs-source": 3,
+}
+# Source files are all code; every other source is prose with code in it.
+CODE_SOURCES = {"stdlib-code"}
 STAGES = (
     "discovered (raw)",
     "cleaned, non-empty",
@@ -54,7 +61,7 @@ def _unit_interval(name: str) -> float:
 
 def split_of(group: str, config: CorpusConfig) -> str:
     """Split of a document group, by a hash of its name: deterministic, and
-    a module's page and its docstrings always land in the same split."""
+    a module's page, docstrings and code always land in the same split."""
     module = group in sys.stdlib_module_names
     if module and _unit_interval(group) < config.heldout_fraction:
         return "heldout"
@@ -88,7 +95,7 @@ class _Report:
     """What the manifest records, filled in by the stages as documents pass."""
 
     def __init__(self):
-        rules = [rule.name for rule in filters.RULES]
+        rules = [rule.name for rule in _all_rules()]
         removals = ["empty", "exact_duplicate", *rules, "near_duplicate"]
         self.stages = _counts(STAGES)
         self.removed = _counts(removals)
@@ -143,6 +150,7 @@ def _discovered(doc_root: Path, stdlib_root: Path, report: _Report):
         sources.iter_doc_pages(doc_root),
         sources.iter_doc_sources(doc_root),
         sources.iter_stdlib_modules(stdlib_root),
+        sources.iter_stdlib_code(stdlib_root),
     ):
         report.stages["discovered (raw)"].add(raw.raw)
         report.raw_bytes += len(raw.raw.encode())
@@ -170,6 +178,8 @@ def _clean(raw: sources.RawDocument) -> tuple[str, str]:
     """(title, text) of a raw document, by the cleaner of its format."""
     if raw.source == "python-docs":
         return clean.html_to_text(raw.raw)
+    if raw.source in CODE_SOURCES:
+        return raw.id.removeprefix("code/"), clean.code_text(raw.raw)
     if raw.source == "python-docs-source":
         text = clean.rst_to_text(raw.raw)
     else:
@@ -196,14 +206,22 @@ def _exact_unique(docs, report: _Report):
 
 
 def _filtered(docs, report: _Report):
-    """The documents that break no quality rule."""
+    """The documents that break no quality rule of their kind."""
     for doc in docs:
-        rule = filters.first_broken_rule(doc["text"])
+        rule = filters.first_broken_rule(doc["text"], _rules(doc["source"]))
         if rule:
             report.removed[rule.name].add(doc["text"])
             continue
         report.stages["after quality filters"].add(doc["text"])
         yield doc
+
+
+def _rules(source: str) -> tuple[filters.Rule, ...]:
+    return filters.CODE_RULES if source in CODE_SOURCES else filters.RULES
+
+
+def _all_rules() -> list[filters.Rule]:
+    return list(dict.fromkeys(filters.RULES + filters.CODE_RULES))
 
 
 def _stage(docs, path: Path, config: CorpusConfig) -> tuple[dict, dict]:
@@ -272,6 +290,7 @@ def _write_splits(staging, dropped, folder, config, report: _Report) -> None:
 
 
 def _manifest(report: _Report, config, doc_root, stdlib_root, folder) -> dict:
+    version = sources.stdlib_version(stdlib_root)  # Debian's: 3.11.2-6+deb12u9
     return {
         "format": FORMAT,
         "license": "PSF License Agreement (Python documentation and "
@@ -285,7 +304,11 @@ def _manifest(report: _Report, config, doc_root, stdlib_root, folder) -> dict:
             },
             "stdlib": {
                 "path": str(stdlib_root),
-                "python": sys.version.split()[0],
+                "version": version,
+                "python": version.split("-")[0],
+                "package": "libpython3.11-stdlib, libpython3.11-testsuite "
+                "(Debian)",
+                "formats": ["docstrings", "code"],
             },
         },
         "config": asdict(config),
@@ -298,8 +321,14 @@ def _manifest(report: _Report, config, doc_root, stdlib_root, folder) -> dict:
             name: count.as_dict() for name, count in report.removed.items()
         },
         "rules": [
-            {"name": rule.name, "limit": rule.limit, "why": rule.why}
-            for rule in filters.RULES
+            {
+                "name": rule.name,
+                "limit": rule.limit,
+                "why": rule.why,
+                "prose": rule in filters.RULES,
+                "code": rule in filters.CODE_RULES,
+            }
+            for rule in _all_rules()
         ],
         "exact_duplicates": report.exact_duplicates,
         "near_duplicate_clusters": report.clusters,

@@ -1,5 +1,6 @@
 """Quality filters: named rules in the spirit of Gopher's (Rae et al.,
-2021), tuned for documentation, where code is legitimate content.
+2021), tuned for documentation, where code is legitimate content, and a
+set of their own for source files, which are all code.
 
 A rule is a function from a document's text to a measured value and a
 limit; the document is dropped by the first rule it breaks, and the corpus
@@ -52,37 +53,47 @@ class Rule:
         return value < self.limit if self.keep_above else value > self.limit
 
 
-RULES = (
-    Rule(
-        "too_short",
-        word_count,
-        50,
-        True,
-        "fewer than 50 words: a stub page or a bare signature teaches little",
-    ),
-    Rule(
-        "symbol_heavy",
-        symbol_ratio,
-        0.25,
-        False,
-        "over 25% of prose characters are symbols: tables of operators, "
-        "markup debris",
-    ),
-    Rule(
-        "digit_heavy",
-        digit_ratio,
-        0.15,
-        False,
-        "over 15% digits: number tables and version lists",
-    ),
-    Rule(
-        "repetitive",
-        repeated_line_ratio,
-        0.3,
-        False,
-        "over 30% repeated lines: generated or boilerplate text",
-    ),
+TOO_SHORT = Rule(
+    "too_short",
+    word_count,
+    50,
+    True,
+    "fewer than 50 words: a stub page or a bare signature teaches little",
 )
+SYMBOL_HEAVY = Rule(
+    "symbol_heavy",
+    symbol_ratio,
+    0.25,
+    False,
+    "over 25% of prose characters are symbols: tables of operators, "
+    "markup debris",
+)
+DIGIT_HEAVY = Rule(
+    "digit_heavy",
+    digit_ratio,
+    0.15,
+    False,
+    "over 15% digits: number tables and version lists",
+)
+REPETITIVE = Rule(
+    "repetitive",
+    repeated_line_ratio,
+    0.3,
+    False,
+    "over 30% repeated lines: generated or boilerplate text",
+)
+# In a source file, lines such as "else:" or "return None" repeat by nature:
+# a third of the lines of one file in ten do (the standard library's tests).
+REPETITIVE_CODE = Rule(
+    "repetitive_code",
+    repeated_line_ratio,
+    0.6,
+    False,
+    "over 60% repeated lines of code: a pattern copied, not code written",
+)
+RULES = (TOO_SHORT, SYMBOL_HEAVY, DIGIT_HEAVY, REPETITIVE)
+# Symbols are the syntax of code, not debris: code has no symbol rule.
+CODE_RULES = (TOO_SHORT, DIGIT_HEAVY, REPETITIVE_CODE)
 
 
 def first_broken_rule(text: str, rules=RULES) -> Rule | None:
