@@ -28,8 +28,8 @@ from scratchllm.scaling import (
     plan_repetition,
     plan_sweep,
     predict,
-    shapes_around,
     shaped,
+    shapes_around,
     sweep,
     train_run,
 )
