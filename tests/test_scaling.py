@@ -33,7 +33,7 @@ from scratchllm.scaling import (
     sweep,
     train_run,
 )
-from scratchllm.train import TrainConfig
+from scratchllm.train import TrainConfig, cosine_lr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -67,8 +67,9 @@ def test_counts_are_the_models_own():
 def test_shape_names_parse_back():
     assert Shape.parse("4L-2H-128d") == Shape(4, 2, 128)
     assert Shape.parse(Shape(1, 1, 32).name) == Shape(1, 1, 32)
-    with pytest.raises(ValueError, match="4x4x128"):
-        Shape.parse("4x4x128")
+    for text in ("4x4x128", "4L-4H-128", "4L-4H-128d "):
+        with pytest.raises(ValueError, match="no shape like"):
+            Shape.parse(text)
 
 
 def test_shapes_around_are_spaced_evenly_in_log_n():
@@ -77,8 +78,9 @@ def test_shapes_around_are_spaced_evenly_in_log_n():
     assert len(shapes) == 7
     params = [counts(shaped(model, s))["params"] for s in shapes]
     assert params == sorted(params)
-    ratios = np.diff(np.log(params))
-    assert np.all(np.abs(ratios - math.log(2)) < 0.5 * math.log(2))
+    steps = np.diff(np.log(params))
+    assert np.all(np.abs(steps - math.log(2)) < 0.5 * math.log(2))
+    assert steps.mean() == pytest.approx(math.log(2), abs=0.05)
     assert abs(np.log(params).mean() - math.log(1e6)) < 0.2
 
 
@@ -113,6 +115,16 @@ def test_repetition_runs_see_the_unique_tokens_for_each_number_of_epochs():
 
 
 # --- training -----------------------------------------------------------------
+
+
+def test_each_run_has_its_own_schedule():
+    for steps, warmup in ((60, 3), (1000, 50), (10_000, 100)):
+        run = scaling.Run(SMALL, 1.0, steps, 64 * steps, 1.0, 1, 1)
+        config = scaling.run_config(run, TRAIN, seed=7)
+        assert (config.max_steps, config.warmup_steps, config.seed) == (steps, warmup, 7)
+        # One evaluation, at the last step, where the cosine reaches min_lr.
+        assert config.eval_interval == config.log_interval == steps
+        assert cosine_lr(steps, 1.0, 0.1, warmup, config.max_steps) == 0.1
 
 
 def tokens(n, seed):
