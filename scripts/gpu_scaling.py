@@ -1,7 +1,7 @@
 """The book's scaling-law sweep on a GPU (chapter 8).
 
     python3 scripts/gpu_scaling.py --tokens build/artifacts/tokens \
-        --out OUT/gpu_scaling.json --budgets 1e13 3e13 1e14 3e14 --seeds 0 1 2
+        --out OUT/gpu_scaling.json --budgets 2e13 4e13 8e13 1.6e14 --seeds 0 1 2
 
 One process, two experiments of scratchllm.scaling, one JSON file rewritten
 after every run (a run cut short still leaves what it measured):
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--tokens", required=True, type=Path, help="dir with train.bin, val.bin")
     p.add_argument("--out", required=True, help="the JSON file to write")
     p.add_argument("--smoke", action="store_true", help="tiny settings, to test on a CPU")
-    p.add_argument("--budgets", nargs="+", type=float, default=[1e13, 3e13, 1e14, 3e14])
+    p.add_argument("--budgets", nargs="+", type=float, default=[2e13, 4e13, 8e13, 1.6e14])
     p.add_argument("--shapes", nargs="+", type=scaling.shape, help="default: 7 per budget")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", nargs="*", type=float, default=[1, 2, 4, 8, 16])

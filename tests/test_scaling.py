@@ -84,6 +84,13 @@ def test_shapes_around_are_spaced_evenly_in_log_n():
     assert abs(np.log(params).mean() - math.log(1e6)) < 0.2
 
 
+def test_shapes_around_a_size_below_the_family_start_at_its_smallest():
+    model = GPTConfig(block_size=64, vocab_size=512)
+    smallest = min(scaling.family(), key=lambda s: counts(shaped(model, s))["params"])
+    shapes = shapes_around(10, model, count=5)
+    assert len(shapes) == 5 and shapes[0] == smallest
+
+
 def test_planned_runs_spend_their_budget_within_one_percent():
     model = GPTConfig(block_size=64, vocab_size=512)
     train = TrainConfig(batch_size=8, block_size=64)

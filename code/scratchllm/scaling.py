@@ -121,12 +121,18 @@ def family(widths=WIDTHS, depths=DEPTHS):
 def shapes_around(params, model_config, count=7, factor=2.0):
     """`count` shapes of the family whose N (embeddings included) lies
     closest to params * factor^k, k = -(count-1)/2 .. (count-1)/2: evenly
-    spaced in log N around `params`.  Fewer if two targets share a shape."""
+    spaced in log N around `params`.  Where the family has no shape that
+    small (or large), the targets move up (or down) together; fewer shapes
+    come back if two targets share one."""
     sizes = {s: counts(shaped(model_config, s))["params"] for s in family()}
+    log_N = {s: math.log(n) for s, n in sizes.items()}
+    span = (count - 1) * math.log(factor)
+    low = math.log(params) - span / 2
+    low = min(max(low, min(log_N.values())), max(log_N.values()) - span)
     chosen = []
     for k in range(count):
-        target = math.log(params) + (k - (count - 1) / 2) * math.log(factor)
-        best = min(sizes, key=lambda s: abs(math.log(sizes[s]) - target))
+        target = low + k * math.log(factor)
+        best = min(log_N, key=lambda s: abs(log_N[s] - target))
         if best not in chosen:
             chosen.append(best)
     return chosen
