@@ -161,29 +161,35 @@ class Run:
 MIN_STEPS = 50
 
 
+def make_run(shape, steps, model_config, train_config, budget=None, **extra):
+    """The Run of `shape` trained for `steps` steps; its budget, unless
+    given, is what the steps spend."""
+    n = counts(shaped(model_config, shape))
+    tokens = steps * train_config.tokens_per_step
+    flops = n["flops_per_token"] * tokens
+    return Run(
+        shape=shape,
+        budget=flops if budget is None else budget,
+        steps=steps,
+        tokens=tokens,
+        flops=flops,
+        params=n["params"],
+        params_non_embedding=n["params_non_embedding"],
+        **extra,
+    )
+
+
 def plan_isoflop(budget, shapes, model_config, train_config):
     """The runs of one IsoFLOP curve: each shape trained for the steps that
     spend `budget` FLOPs, within 1%.  Shapes too large to be trained for
     MIN_STEPS steps within the budget are left out."""
     runs = []
     for shape in shapes:
-        n = counts(shaped(model_config, shape))
-        per_step = n["flops_per_token"] * train_config.tokens_per_step
-        steps = round(budget / per_step)
-        if steps < MIN_STEPS:
-            continue
-        tokens = steps * train_config.tokens_per_step
-        runs.append(
-            Run(
-                shape=shape,
-                budget=budget,
-                steps=steps,
-                tokens=tokens,
-                flops=n["flops_per_token"] * tokens,
-                params=n["params"],
-                params_non_embedding=n["params_non_embedding"],
-            )
-        )
+        per_token = counts(shaped(model_config, shape))["flops_per_token"]
+        steps = round(budget / (per_token * train_config.tokens_per_step))
+        if steps >= MIN_STEPS:
+            run = make_run(shape, steps, model_config, train_config, budget)
+            runs.append(run)
     return runs
 
 
@@ -202,25 +208,17 @@ def plan_sweep(budgets, model_config, train_config, shapes=None, count=7):
 def plan_repetition(shape, unique_tokens, epochs, model_config, train_config):
     """Runs of one shape on the first `unique_tokens` tokens of the split,
     for each number of epochs: D = epochs * unique_tokens, to a step."""
-    n = counts(shaped(model_config, shape))
-    runs = []
-    for e in epochs:
-        steps = round(e * unique_tokens / train_config.tokens_per_step)
-        tokens = steps * train_config.tokens_per_step
-        flops = n["flops_per_token"] * tokens
-        runs.append(
-            Run(
-                shape=shape,
-                budget=flops,
-                steps=steps,
-                tokens=tokens,
-                flops=flops,
-                params=n["params"],
-                params_non_embedding=n["params_non_embedding"],
-                unique_tokens=unique_tokens,
-            )
+    per_step = train_config.tokens_per_step
+    return [
+        make_run(
+            shape,
+            round(e * unique_tokens / per_step),
+            model_config,
+            train_config,
+            unique_tokens=unique_tokens,
         )
-    return runs
+        for e in epochs
+    ]
 
 
 # --- training the runs --------------------------------------------------------
@@ -301,23 +299,26 @@ def sweep(
 # --- Approach 2: a parabola per IsoFLOP curve --------------------------------
 
 
-def isoflop_minimum(N, D, loss):
-    """The minimum of the parabola through (log N, loss) of one budget.
+def tokens_at(N, D, n):
+    """The tokens one budget buys at n parameters, from its runs' (N, D):
+    log D is close to a line in log N (D = C / flops_per_token, and
+    flops_per_token is close to 6 N), where C / 6 n would leave out
+    attention."""
+    line = np.polyfit(np.log(N), np.log(D), 1)
+    return float(np.exp(np.polyval(line, np.log(n))))
 
-    Returns N_opt, its loss, and D_opt: the tokens the budget buys at
-    N_opt, interpolated in log-log between the runs (their C is
-    flops_per_token * D exactly, where C / 6 N would leave out attention).
-    """
+
+def isoflop_minimum(N, D, loss):
+    """The minimum of the parabola through (log N, loss) of one budget:
+    N_opt, D_opt (tokens_at N_opt) and the parabola's loss there."""
     x, y = np.log(N), np.asarray(loss, dtype=float)
     curvature, slope, _ = coefficients = np.polyfit(x, y, 2)
     if curvature <= 0:
         raise ValueError("the IsoFLOP losses have no minimum: add shapes")
     x_opt = -slope / (2 * curvature)
-    order = np.argsort(x)
-    log_d = np.interp(x_opt, x[order], np.log(D)[order])
     return dict(
         N_opt=float(np.exp(x_opt)),
-        D_opt=float(np.exp(log_d)),
+        D_opt=tokens_at(N, D, np.exp(x_opt)),
         loss_opt=float(np.polyval(coefficients, x_opt)),
         inside=bool(x.min() <= x_opt <= x.max()),  # not extrapolated
     )
@@ -468,17 +469,15 @@ def allocation(fit, budget):
 
 def isoflop_optimum(fit, N, D):
     """The law's best loss along one budget's IsoFLOP curve, given by its
-    runs' (N, D): log D interpolated in log N between them, the minimum
-    found by scipy (bounded to the runs' range)."""
-    x, log_d = np.log(N), np.log(D)
-    order = np.argsort(x)
+    runs' (N, D) (tokens_at), searched by scipy within the runs' N."""
 
     def loss_at(log_n):
-        d = np.exp(np.interp(log_n, x[order], log_d[order]))
-        return float(predict(fit, np.exp(log_n), d))
+        n = math.exp(log_n)
+        return float(predict(fit, n, tokens_at(N, D, n)))
 
-    best = minimize_scalar(loss_at, bounds=(x.min(), x.max()))
-    return dict(N_opt=float(np.exp(best.x)), loss_opt=float(best.fun))
+    log_N = np.log(N)
+    best = minimize_scalar(loss_at, bounds=(log_N.min(), log_N.max()))
+    return dict(N_opt=math.exp(best.x), loss_opt=float(best.fun))
 
 
 def holdout(budget, N, D, loss, starts=GRID):
