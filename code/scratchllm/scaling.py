@@ -138,7 +138,7 @@ def shapes_around(params, model_config, count=7, factor=2.0):
     return chosen
 
 
-# --- planning a sweep ---------------------------------------------------------
+# --- planning a sweep --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def plan_repetition(shape, unique_tokens, epochs, model_config, train_config):
     ]
 
 
-# --- training the runs --------------------------------------------------------
+# --- training the runs -------------------------------------------------------
 
 
 def warmup_steps(steps, fraction=0.05, cap=100):
@@ -357,7 +357,7 @@ def fit_isoflop(budget, N, D, loss):
     return dict(a=a, k_N=k_N, b=b, k_D=k_D, minima=minima)
 
 
-# --- Approach 3: the parametric law -------------------------------------------
+# --- Approach 3: the parametric law ------------------------------------------
 
 
 def law_terms(theta, log_N, log_D):
@@ -369,8 +369,9 @@ def law_terms(theta, log_N, log_D):
 
 def huber_objective(theta, log_N, log_D, log_loss, delta):
     """The Huber loss of the law's log loss against the measured one, and
-    its gradient.  Divided by delta, so that L-BFGS-B's tolerances, which
-    are absolute, suit its size."""
+    its gradient (without it L-BFGS-B would estimate it from 6 evaluations
+    a step).  Divided by delta, so that L-BFGS-B's tolerances, which are
+    absolute, suit its size."""
     terms = law_terms(theta, log_N, log_D)
     log_fit = np.logaddexp(np.logaddexp(terms[0], terms[1]), terms[2])
     r = log_fit - log_loss
@@ -394,10 +395,10 @@ def shift(theta, m_N, m_D):
     return np.array([a + alpha * m_N, b + beta * m_D, e, alpha, beta])
 
 
-# Starts for L-BFGS-B: Hoffmann et al.'s grid thinned to 2 points an axis,
-# 32 in all, so that a bootstrap of 200 fits stays affordable.  On data
-# centred as fit_parametric centres it, every start of this grid reached
-# the same minimum on the synthetic data of the tests.
+# Starts for L-BFGS-B: Hoffmann et al.'s grid (6 x 6 x 6 x 5 x 5 points)
+# thinned to 2 points an axis, 32 in all, so that a bootstrap of 200 fits
+# stays affordable.  Some starts still end in a poor local minimum: the
+# reason for starting from many.
 GRID = list(
     itertools.product(
         (0.0, 15.0),  # log A
@@ -499,7 +500,7 @@ def holdout(budget, N, D, loss, starts=GRID):
     )
 
 
-# --- the fit's uncertainty ----------------------------------------------------
+# --- the fit's uncertainty ---------------------------------------------------
 
 PARAMETERS = ("E", "A", "B", "alpha", "beta", "a", "b")
 
@@ -518,13 +519,14 @@ def bootstrap(N, D, loss, n=200, seed=0, starts=GRID):
     for _ in range(n):
         i = rng.integers(0, len(loss), len(loss))
         fits.append(fit_parametric(N[i], D[i], loss[i], starts))
-    return {
-        name: tuple(np.percentile([f[name] for f in fits], [2.5, 97.5]))
-        for name in PARAMETERS
-    }
+    intervals = {}
+    for name in PARAMETERS:
+        low, high = np.percentile([f[name] for f in fits], [2.5, 97.5])
+        intervals[name] = (float(low), float(high))
+    return intervals
 
 
-# --- repeated data --------------------------------------------------------------
+# --- repeated data -----------------------------------------------------------
 
 
 def effective_tokens(unique_tokens, epochs, r_star):
@@ -562,7 +564,7 @@ def fit_repetition(unique_tokens, epochs, loss, B, beta):
     return dict(R_star=r_star, E_prime=E_prime)
 
 
-# --- the command line ---------------------------------------------------------
+# --- the command line --------------------------------------------------------
 
 EPILOG = """example (three budgets, seven shapes each, three seeds):
   python -m scratchllm.scaling --tokens build/artifacts/tokens \\
