@@ -167,12 +167,18 @@ def test_a_repetition_run_trains_on_the_unique_tokens_alone():
 
 
 def test_sweep_runs_seed_by_seed_and_stops_at_the_deadline():
-    runs = [scaling.Run(SMALL, 1.0, 2, 128, 1.0, 1, 1), scaling.Run(SMALL, 2.0, 3, 192, 2.0, 1, 1)]
+    runs = [
+        scaling.Run(SMALL, 1.0, 2, 128, 1.0, 10, 1),
+        scaling.Run(SMALL, 2.0, 3, 192, 2.0, 10, 1),
+    ]
     train, val = tokens(2000, 0), tokens(500, 1)
     seen = []
     records = sweep(runs, train, val, MODEL, TRAIN, [5, 6], callback=seen.append)
     assert records == seen
     assert [(r["seed"], r["steps"]) for r in records] == [(5, 2), (5, 3), (6, 2), (6, 3)]
+    budget, N, D, loss = scaling.columns(records, params="params_non_embedding")
+    assert list(budget) == [1.0, 2.0] * 2 and list(N) == [1.0] * 4
+    assert list(D) == [128, 192] * 2 and list(loss) == [r["val_loss"] for r in records]
     late = sweep(runs, train, val, MODEL, TRAIN, [5], deadline=time.perf_counter() - 1)
     assert late == []
 

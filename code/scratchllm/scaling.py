@@ -296,6 +296,13 @@ def sweep(
     return records
 
 
+def columns(records, params="params"):
+    """Budget, N, D and validation loss of a sweep's records, as arrays for
+    the fits.  params="params_non_embedding": N as Kaplan et al. count it."""
+    keys = ("budget", params, "tokens", "val_loss")
+    return [np.array([r[k] for r in records], dtype=float) for k in keys]
+
+
 # --- Approach 2: a parabola per IsoFLOP curve --------------------------------
 
 
