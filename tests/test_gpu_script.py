@@ -243,3 +243,54 @@ def test_gpu_pretrain_flags_come_from_the_configs():
         assert flag in proc.stdout
     for flag in ("--max-lr", "--checkpoint-path", "--n-layer", "--vocab-size"):
         assert flag not in proc.stdout
+
+
+# --- scripts/gpu_scaling.py ---------------------------------------------------
+
+
+def gpu_scaling(tmp_path, *args):
+    """scripts/gpu_scaling.py --smoke on random tokens; returns (the process, its JSON)."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6000), ("val", 1500)):
+        write_tokens(tmp_path / f"{split}.bin", rng.integers(0, V, n), V)
+    out = tmp_path / "out" / "scaling.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    script = str(ROOT / "scripts" / "gpu_scaling.py")
+    cmd = [sys.executable, script, "--tokens", str(tmp_path), "--out", str(out), "--smoke"]
+    cmd += ["--device", "cpu", *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(out.read_text())
+
+
+def test_gpu_scaling_smoke_run(tmp_path):
+    proc, data = gpu_scaling(tmp_path)
+    prov = data["provenance"]
+    assert {"command", "device", "date_utc", "wall_time_s", "torch", "cuda", "python"} <= set(prov)
+    assert "--smoke" in prov["command"] and prov["smoke"] is True and prov["seed"] == 0
+    plan = data["plan"]
+    assert plan["model_config"]["vocab_size"] == V and plan["train_config"]["dtype"] == "float32"
+    assert plan["seeds"] == [0, 1] and len(plan["budgets"]) == 2
+    runs, repeated = data["runs"], data["repetition"]
+    # Both shapes in the larger budget; the larger shape too big for the smaller one.
+    assert [(r["seed"], r["name"]) for r in runs] == [
+        (seed, name) for seed in (0, 1) for name in ("1L-1H-32d", "1L-1H-32d", "1L-2H-64d")
+    ]
+    assert [r["steps"] for r in runs[:2]] == [60, 240]
+    for r in runs:
+        assert abs(r["flops"] / r["budget"] - 1) < 0.01 and r["budget"] in plan["budgets"]
+        assert math.isfinite(r["val_loss"]) and r["params"] > r["params_non_embedding"]
+    assert [(r["seed"], round(r["epochs"])) for r in repeated] == [
+        (0, 1),
+        (0, 2),
+        (1, 1),
+        (1, 2),
+    ]
+    assert data["stopped"] == "all runs done"
+    assert proc.stdout.count("val ") == len(runs) + len(repeated) == 10
+
+
+def test_gpu_scaling_starts_no_run_after_the_deadline(tmp_path):
+    proc, data = gpu_scaling(tmp_path, "--deadline", "0")
+    assert data["runs"] == data["repetition"] == [] and data["stopped"] == "deadline"
+    assert len(data["plan"]["isoflop"]) == 3 and "0 of 10 runs" in proc.stdout
