@@ -21,6 +21,8 @@ to test the script.
 
 import argparse
 import dataclasses
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +42,7 @@ from scratchllm.train import TrainConfig, add_fields, field_values, read_splits 
 
 SMOKE_SHAPES = [Shape(1, 1, 32), Shape(1, 2, 64)]
 SMOKE_STEPS = (60, 240)  # the smoke budgets: these steps of the first shape
-TRAIN_SKIP = (*scaling.TRAIN_SKIP, "dtype")  # the dtype comes from the device
+TRAIN_SKIP = scaling.TRAIN_SKIP
 
 
 def parse_args(argv=None):
@@ -56,8 +58,16 @@ def parse_args(argv=None):
     p.add_argument("--repetition-shape", type=scaling.shape, default=Shape(2, 4, 128))
     p.add_argument("--deadline", type=float, default=540, help="start no run after (s)")
     p.add_argument("--git-commit", default=None, help="for a copy without git history")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="seeds split over this many processes on the one GPU (tiny models leave it idle)",
+    )
     add_fields(p, TrainConfig, skip=TRAIN_SKIP)
     add_fields(p, GPTConfig, skip=scaling.MODEL_SKIP)
+    # float32 (TF32 matmuls) on the GPU too: the chapter re-runs cells of this grid on
+    # the CPU, in float32, and compares the losses.
     p.set_defaults(device="cuda", batch_size=32, max_lr=2e-3, min_lr=2e-4, eval_batches=20)
     args = p.parse_args(argv)
     if args.smoke:
@@ -68,10 +78,9 @@ def parse_args(argv=None):
     return args
 
 
-def configs(args, vocab_size, device):
+def configs(args, vocab_size):
     """The TrainConfig and the GPTConfig every run starts from."""
-    dtype = "bfloat16" if device.type == "cuda" else "float32"
-    train_config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP), dtype=dtype)
+    train_config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP))
     model_config = GPTConfig(
         **field_values(args, GPTConfig, scaling.MODEL_SKIP),
         block_size=args.block_size,
@@ -85,13 +94,61 @@ def smoke_budgets(model_config, train_config):
     return [steps * per_token * train_config.tokens_per_step for steps in SMOKE_STEPS]
 
 
+def without(argv, *options):
+    """argv less the given options and the values that follow each."""
+    kept, skipping = [], False
+    for arg in argv:
+        if arg.startswith("--"):
+            skipping = arg.split("=")[0] in options
+        if not skipping:
+            kept.append(arg)
+    return kept
+
+
+def in_processes(args, argv):
+    """Run the seeds in args.processes child processes of this script, then
+    write one file: the parts' runs, seed by seed, and each part's provenance."""
+    groups = [args.seeds[i :: args.processes] for i in range(args.processes)]
+    base = without(argv, "--processes", "--seeds", "--out")
+    parts = [Path(f"{args.out}.part{i}") for i in range(len(groups))]
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, *base, "--out", str(part), "--seeds", *map(str, seeds)]
+        )
+        for part, seeds in zip(parts, groups, strict=True)
+    ]
+    if any(child.wait() for child in children):
+        sys.exit("a part of the sweep failed")
+    data = [json.loads(part.read_text()) for part in parts]
+    report = Report(
+        args.out,
+        data[0]["what"],
+        torch.device(args.device),
+        args.seeds[0],
+        args.git_commit,
+        smoke=args.smoke,
+        processes=args.processes,
+    )
+    report.data["plan"] = dict(data[0]["plan"], seeds=args.seeds)
+    for key in ("runs", "repetition"):
+        report.data[key] = sorted((r for d in data for r in d[key]), key=lambda r: r["seed"])
+    report.data["stopped"] = ", ".join(sorted({d["stopped"] for d in data}))
+    report.data["parts"] = [d["provenance"] for d in data]
+    report.write()
+    for part in parts:
+        part.unlink()
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.processes > 1:
+        return in_processes(args, argv)
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 outside autocast
     train_tokens, val_tokens, vocab_size = read_splits(args.tokens, args.block_size)
-    train_config, model_config = configs(args, vocab_size, device)
+    train_config, model_config = configs(args, vocab_size)
     budgets = smoke_budgets(model_config, train_config) if args.smoke else args.budgets
     isoflop = scaling.plan_sweep(budgets, model_config, train_config, args.shapes)
     repetition = scaling.plan_repetition(
@@ -127,8 +184,9 @@ def main(argv=None):
 
     planned = len(args.seeds) * (len(isoflop) + len(repetition))
     print(f"{planned} runs planned", flush=True)
+    # Repetition first (cheap), the largest budget last: a deadline cuts the latter.
     scaling.sweep(
-        isoflop + repetition,
+        repetition + isoflop,
         train_tokens,
         val_tokens,
         model_config,

@@ -294,3 +294,18 @@ def test_gpu_scaling_starts_no_run_after_the_deadline(tmp_path):
     proc, data = gpu_scaling(tmp_path, "--deadline", "0")
     assert data["runs"] == data["repetition"] == [] and data["stopped"] == "deadline"
     assert len(data["plan"]["isoflop"]) == 3 and "0 of 10 runs" in proc.stdout
+
+
+def test_gpu_scaling_in_processes_writes_one_file_of_every_seed(tmp_path):
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    _, alone = gpu_scaling(tmp_path / "one")
+    _, split = gpu_scaling(tmp_path / "two", "--processes", "2")
+    assert len(split["parts"]) == 2 and split["provenance"]["processes"] == 2
+    assert [p["command"].count("--seeds") for p in split["parts"]] == [1, 1]
+    for key in ("runs", "repetition"):
+        # Same runs, same losses: a process per seed changes nothing of a run.
+        assert [(r["seed"], r["name"], r["val_loss"]) for r in split[key]] == [
+            (r["seed"], r["name"], r["val_loss"]) for r in alone[key]
+        ]
+    assert split["plan"]["seeds"] == [0, 1] and split["stopped"] == "all runs done"
+    assert not list((tmp_path / "two" / "out").glob("*.part*"))

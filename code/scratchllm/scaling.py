@@ -102,23 +102,19 @@ def chinchilla_params(budget):
     return math.sqrt(budget / 120)
 
 
-# The shapes shapes_around picks from: 32-channel heads, and about 64
-# channels per layer (nanochat's aspect ratio), give or take a factor 2, so
-# that N grows in small steps.
-WIDTHS = range(32, 385, 32)
-DEPTHS = range(1, 7)
+# The shapes shapes_around picks from: one per width, 64 channels per
+# layer (nanochat's aspect ratio; one layer at least) and heads of 32
+# channels (one head below 64), so that shapes differ in size, not in
+# proportions.  At a vocabulary of 4096 the embedding dominates a small
+# model: widths down to 16 reach the optimum of the smallest budgets.
+WIDTHS = (16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
 
 
-def family(widths=WIDTHS, depths=DEPTHS):
-    return [
-        Shape(n_layer, w // 32, w)
-        for w in widths
-        for n_layer in depths
-        if 32 <= w / n_layer <= 128
-    ]
+def family(widths=WIDTHS):
+    return [Shape(max(1, round(w / 64)), max(1, w // 32), w) for w in widths]
 
 
-def shapes_around(params, model_config, count=7, factor=2.0):
+def shapes_around(params, model_config, count=7, factor=1.6):
     """`count` shapes of the family whose N (embeddings included) lies
     closest to params * factor^k, k = -(count-1)/2 .. (count-1)/2: evenly
     spaced in log N around `params`.  Where the family has no shape that
