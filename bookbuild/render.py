@@ -194,6 +194,7 @@ def _exporter(templates: Path):
     # MyST-NB's tags; remove-stderr and remove-stdout are the template's (no preprocessor
     # removes one stream of a cell).
     config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
     config.TagRemovePreprocessor.remove_input_tags = {"remove-input"}
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
     config.LatexExporter.exclude_input_prompt = True

@@ -49,7 +49,7 @@ def plot_isoflops(records, minima, held_out=None):
                 edgecolors=colour,
                 linewidths=0.6,
             )
-        label = f"C = {budget:.0e}" + (" (held out)" if held else "")
+        label = f"C = {budget:.2g}" + (" (held out)" if held else "")
         if not held:
             _parabola(ax, sizes, colour)
         ax.plot([], [], color=colour, marker="o", markersize=3, label=label)
@@ -58,7 +58,7 @@ def plot_isoflops(records, minima, held_out=None):
     ax.set_xscale("log")
     ax.set_xlabel("parameters N (embeddings included)")
     ax.set_ylabel("validation loss (nats per token)")
-    ax.legend(frameon=False, ncol=2)
+    ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return fig
 
 

@@ -264,7 +264,7 @@ def test_no_list_of_listings_without_listings_and_one_with(layout):
     assert pages_with(pages, "List of Listings") and not pages_with(pages, "List of Figures")
 
 
-def test_remove_input_keeps_outputs_and_remove_stdout_drops_prints():
+def test_remove_input_keeps_outputs_remove_stdout_drops_prints_remove_cell_drops_all():
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
     from bookbuild import render
@@ -281,6 +281,7 @@ def test_remove_input_keeps_outputs_and_remove_stdout_drops_prints():
         cells=[
             cell(["remove-input"], "KEPT-PRINT"),
             cell(["remove-input", "remove-stdout"], "DROPPED-PRINT"),
+            cell(["remove-cell"], "HIDDEN-CELL"),
         ]
     )
     chapter = {
@@ -300,3 +301,4 @@ def test_remove_input_keeps_outputs_and_remove_stdout_drops_prints():
     assert "print('code')" not in tex and "bookcode" not in tex  # as in MyST: outputs stay
     assert "\\begin{bookoutput}\nKEPT-PRINT" in tex
     assert "DROPPED-PRINT\n" not in tex and "DROPPED-PRINT-ERR" in tex
+    assert "HIDDEN-CELL" not in tex and tex.count("print('code')") == 0  # remove-cell: all of it
