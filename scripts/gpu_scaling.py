@@ -40,6 +40,7 @@ from scratchllm.config import GPTConfig  # noqa: E402
 from scratchllm.scaling import Shape  # noqa: E402
 from scratchllm.train import TrainConfig, add_fields, field_values, read_splits  # noqa: E402
 
+WHAT = "scripts/gpu_scaling.py: IsoFLOP sweep and repeated-data runs for chapter 8"
 SMOKE_SHAPES = [Shape(1, 1, 32), Shape(1, 2, 64)]
 SMOKE_STEPS = (60, 240)  # the smoke budgets: these steps of the first shape
 TRAIN_SKIP = scaling.TRAIN_SKIP
@@ -108,6 +109,16 @@ def without(argv, *options):
 def in_processes(args, argv):
     """Run the seeds in args.processes child processes of this script, then
     write one file: the parts' runs, seed by seed, and each part's provenance."""
+    # Made first, so that its wall time covers the children's.
+    report = Report(
+        args.out,
+        WHAT,
+        torch.device(args.device),
+        args.seeds[0],
+        args.git_commit,
+        smoke=args.smoke,
+        processes=args.processes,
+    )
     groups = [args.seeds[i :: args.processes] for i in range(args.processes)]
     base = without(argv, "--processes", "--seeds", "--out")
     parts = [Path(f"{args.out}.part{i}") for i in range(len(groups))]
@@ -120,15 +131,6 @@ def in_processes(args, argv):
     if any(child.wait() for child in children):
         sys.exit("a part of the sweep failed")
     data = [json.loads(part.read_text()) for part in parts]
-    report = Report(
-        args.out,
-        data[0]["what"],
-        torch.device(args.device),
-        args.seeds[0],
-        args.git_commit,
-        smoke=args.smoke,
-        processes=args.processes,
-    )
     report.data["plan"] = dict(data[0]["plan"], seeds=args.seeds)
     for key in ("runs", "repetition"):
         report.data[key] = sorted((r for d in data for r in d[key]), key=lambda r: r["seed"])
@@ -154,9 +156,8 @@ def main(argv=None):
     repetition = scaling.plan_repetition(
         args.repetition_shape, args.unique_tokens, args.epochs, model_config, train_config
     )
-    what = "scripts/gpu_scaling.py: IsoFLOP sweep and repeated-data runs for chapter 8"
     seed = args.seeds[0]
-    report = Report(args.out, what, device, seed, args.git_commit, smoke=args.smoke)
+    report = Report(args.out, WHAT, device, seed, args.git_commit, smoke=args.smoke)
     report.data["plan"] = dict(
         budgets=budgets,
         seeds=args.seeds,

@@ -302,6 +302,8 @@ def test_gpu_scaling_in_processes_writes_one_file_of_every_seed(tmp_path):
     _, split = gpu_scaling(tmp_path / "two", "--processes", "2")
     assert len(split["parts"]) == 2 and split["provenance"]["processes"] == 2
     assert [p["command"].count("--seeds") for p in split["parts"]] == [1, 1]
+    # The whole file's wall time covers its parts'.
+    assert split["provenance"]["wall_time_s"] >= max(p["wall_time_s"] for p in split["parts"])
     for key in ("runs", "repetition"):
         # Same runs, same losses: a process per seed changes nothing of a run.
         assert [(r["seed"], r["name"], r["val_loss"]) for r in split[key]] == [
