@@ -80,7 +80,7 @@ def main() -> None:
         "| measure | value |",
         "|---|---:|",
         f"| wall time of `build_corpus` ({timing}) | {seconds:.2f} s |",
-        f"| raw input (manifest `raw_bytes`: HTML + reST + docstrings) | {raw_mb:.1f} MB |",
+        f"| raw input (manifest `raw_bytes`: HTML + reST + docstrings + code) | {raw_mb:.1f} MB |",
         f"| throughput on raw input | {raw_mb / seconds:.2f} MB/s |",
         f"| HTML pages alone (bytes on disk) | {html_mb:.1f} MB |",
         f"| throughput on HTML alone (same wall time) | {html_mb / seconds:.2f} MB/s |",
