@@ -38,12 +38,11 @@ sys.path[:0] = [str(ROOT / "code")]
 from scratchllm import scaling  # noqa: E402
 from scratchllm.config import GPTConfig  # noqa: E402
 from scratchllm.scaling import Shape  # noqa: E402
-from scratchllm.train import TrainConfig, add_fields, field_values, read_splits  # noqa: E402
+from scratchllm.train import TrainConfig, add_fields, read_splits  # noqa: E402
 
 WHAT = "scripts/gpu_scaling.py: IsoFLOP sweep and repeated-data runs for chapter 8"
 SMOKE_SHAPES = [Shape(1, 1, 32), Shape(1, 2, 64)]
 SMOKE_STEPS = (60, 240)  # the smoke budgets: these steps of the first shape
-TRAIN_SKIP = scaling.TRAIN_SKIP
 
 
 def parse_args(argv=None):
@@ -65,7 +64,7 @@ def parse_args(argv=None):
         default=1,
         help="seeds split over this many processes on the one GPU (tiny models leave it idle)",
     )
-    add_fields(p, TrainConfig, skip=TRAIN_SKIP)
+    add_fields(p, TrainConfig, skip=scaling.TRAIN_SKIP)
     add_fields(p, GPTConfig, skip=scaling.MODEL_SKIP)
     # float32 (TF32 matmuls) on the GPU too: the chapter re-runs cells of this grid on
     # the CPU, in float32, and compares the losses.
@@ -77,17 +76,6 @@ def parse_args(argv=None):
         args.epochs, args.unique_tokens = [1, 2], 2000
         args.repetition_shape = SMOKE_SHAPES[0]
     return args
-
-
-def configs(args, vocab_size):
-    """The TrainConfig and the GPTConfig every run starts from."""
-    train_config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP))
-    model_config = GPTConfig(
-        **field_values(args, GPTConfig, scaling.MODEL_SKIP),
-        block_size=args.block_size,
-        vocab_size=vocab_size,
-    )
-    return train_config, model_config
 
 
 def smoke_budgets(model_config, train_config):
@@ -150,7 +138,7 @@ def main(argv=None):
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 outside autocast
     train_tokens, val_tokens, vocab_size = read_splits(args.tokens, args.block_size)
-    train_config, model_config = configs(args, vocab_size)
+    train_config, model_config = scaling.sweep_configs(args, vocab_size)
     budgets = smoke_budgets(model_config, train_config) if args.smoke else args.budgets
     isoflop = scaling.plan_sweep(budgets, model_config, train_config, args.shapes)
     repetition = scaling.plan_repetition(
@@ -176,12 +164,7 @@ def main(argv=None):
     def done(record):
         (runs if record["unique_tokens"] is None else repeated).append(record)
         report.write()
-        print(
-            f"[seed {record['seed']}] {record['name']} C {record['flops']:.3g} "
-            f"D {record['tokens']:,} ({record['epochs']:.2f} epochs): "
-            f"val {record['val_loss']:.4f} in {record['seconds']:.1f} s",
-            flush=True,
-        )
+        print(scaling.describe(record), flush=True)
 
     planned = len(args.seeds) * (len(isoflop) + len(repetition))
     print(f"{planned} runs planned", flush=True)

@@ -638,17 +638,33 @@ def make_parser():
     return parser
 
 
-def run_sweep(args):
-    """The runs the parsed command line asks for, written to args.out."""
-    train_tokens, val_tokens, vocab_size = read_splits(
-        args.tokens, args.block_size
-    )
+def sweep_configs(args, vocab_size):
+    """The TrainConfig and the GPTConfig every run of a parsed command line
+    starts from (this module's or scripts/gpu_scaling.py's)."""
     train_config = TrainConfig(**field_values(args, TrainConfig, TRAIN_SKIP))
     model_config = GPTConfig(
         **field_values(args, GPTConfig, MODEL_SKIP),
         block_size=args.block_size,
         vocab_size=vocab_size,
     )
+    return train_config, model_config
+
+
+def describe(record):
+    """One line of a finished run, as the command lines print it."""
+    return (
+        f"{record['name']} C {record['flops']:.3g} D {record['tokens']}"
+        f" seed {record['seed']}: val loss {record['val_loss']:.4f}"
+        f" ({record['epochs']:.2f} epochs, {record['seconds']:.1f} s)"
+    )
+
+
+def run_sweep(args):
+    """The runs the parsed command line asks for, written to args.out."""
+    train_tokens, val_tokens, vocab_size = read_splits(
+        args.tokens, args.block_size
+    )
+    train_config, model_config = sweep_configs(args, vocab_size)
     runs = plan_sweep(args.budgets, model_config, train_config, args.shapes)
     if args.repetition:
         runs += plan_repetition(
@@ -666,12 +682,7 @@ def run_sweep(args):
         records.append(record)
         text = json.dumps(dict(runs=records), indent=1).encode()
         atomic_write(args.out, lambda f: f.write(text))
-        print(
-            f"{record['name']} C {record['flops']:.3g} D {record['tokens']}"
-            f" seed {record['seed']}: val loss {record['val_loss']:.4f}"
-            f" ({record['seconds']:.1f} s)",
-            flush=True,
-        )
+        print(describe(record), flush=True)
 
     print(f"{len(runs)} runs x {len(args.seeds)} seeds", file=sys.stderr)
     sweep(
