@@ -368,7 +368,9 @@ def typeset(
     )
     if out_pdf.exists() and (last := stamp.load(key)):
         return Typeset(out_pdf, last["pages"], "unchanged", **last["warnings"])
-    if stamp.read().get("tex_dir") != str(main.parent.resolve()):
+    record, tex_dir = stamp.read(), str(main.parent.resolve())
+    moved = record.get("tex_dir") != tex_dir
+    if moved:
         # latexmk's database holds absolute paths: after the build folder
         # moved it would compare the old files and wrongly see no change.
         (latex_dir / f"{main.stem}.fdb_latexmk").unlink(missing_ok=True)
@@ -384,9 +386,8 @@ def typeset(
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch), FORCE_SOURCE_DATE="1")
     log_file = latex_dir / f"{main.stem}.log"
     proc = None
-    last = stamp.read()
     # A changed .bib needs biber even when the citations are the same.
-    if last.get("tex_dir") == str(main.parent.resolve()) and last.get("bib") == bib:
+    if not moved and record.get("bib") == bib:
         proc = _final_pass(main, latex_dir, env)
         if proc is not None:
             log.info("one LuaLaTeX pass was enough (nothing a next pass reads changed)")
@@ -417,7 +418,7 @@ def typeset(
     atomic_write_bytes(out_pdf, with_content_id(built.read_bytes()))
     if main.stem == "book":
         atomic_copy(log_file, out_pdf.with_suffix(".log"))
-    stamp.save(key, {}, pages=pages, warnings=warnings, tex_dir=str(main.parent.resolve()), bib=bib)
+    stamp.save(key, {}, pages=pages, warnings=warnings, tex_dir=tex_dir, bib=bib)
     return Typeset(out_pdf, pages, "typeset", **warnings)
 
 
