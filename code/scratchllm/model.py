@@ -269,15 +269,10 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx, targets=None, cache=None):
-        """idx: (B, T) token ids; targets: (B, T) next-token ids or None
-        (-1 marks a position to ignore).  Returns (logits (B, T, vocab_size),
-        mean cross-entropy loss or None).
-
-        cache (a sampling.KVCache, for generation): the keys and values of
-        the tokens before idx, which this call extends; positions then start
-        at cache.length instead of 0.
-        """
+    def hidden_states(self, idx, cache=None):
+        """idx (B, T) token ids -> (B, T, C): each position's vector after the
+        last block and ln_f, the input of lm_head (and of a classifier's
+        head, scratchllm.classify).  cache as in forward."""
         T = idx.size(1)
         start = 0 if cache is None else cache.length
         if start + T > self.config.block_size:
@@ -292,8 +287,18 @@ class GPT(nn.Module):
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
             x = block(x, positions, None if cache is None else cache.layers[i])
-        x = self.transformer.ln_f(x)
-        logits = self.lm_head(x)  # (B, T, vocab_size)
+        return self.transformer.ln_f(x)
+
+    def forward(self, idx, targets=None, cache=None):
+        """idx: (B, T) token ids; targets: (B, T) next-token ids or None
+        (-1 marks a position to ignore).  Returns (logits (B, T, vocab_size),
+        mean cross-entropy loss or None).
+
+        cache (a sampling.KVCache, for generation): the keys and values of
+        the tokens before idx, which this call extends; positions then start
+        at cache.length instead of 0.
+        """
+        logits = self.lm_head(self.hidden_states(idx, cache))  # (B, T, V)
         loss = None
         if targets is not None:
             flat = logits.view(-1, logits.size(-1))
