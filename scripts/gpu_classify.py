@@ -118,6 +118,7 @@ def classify_runs(args, report, nets, data, y, K, device):
     def finetune(net, fields, seed, rows=None):
         cfg = dataclasses.replace(config, **fields, seed=seed)
         result = classify.run(copy.deepcopy(nets[net]), K, data, cfg, rows)
+        del result["classifier"]  # its weights stay on the GPU machine
         result["predicted"] = as_lists(result["predicted"])
         return result
 

@@ -539,7 +539,8 @@ def toy_data():
 def test_run_learns_a_separable_task(toy_data):
     config = fast_config(trainable="all", pooling="last")
     result = classify.run(tiny_gpt(), 2, toy_data, config)
-    assert set(result) == {"trainable", "history", "seconds", "predicted"}
+    assert set(result) == {"classifier", "trainable", "history", "seconds", "predicted"}
+    assert isinstance(result["classifier"], GPTClassifier)
     for split in ("test", "heldout"):
         predicted = result["predicted"][split]
         assert len(predicted) == len(toy_data[split][0])

@@ -541,8 +541,9 @@ def probe_head(classifier, ids, labels, device="cpu"):
 def run(gpt, n_classes, data, config, train_rows=None):
     """Fine-tune a classifier on `gpt` as config says and predict the other
     splits: data maps split names to (ids, labels); train_rows, if given,
-    picks the training examples.  Returns a dict: trainable (parameters),
-    history, seconds, and predicted {split: array} for test and heldout."""
+    picks the training examples.  Returns a dict: the classifier, trainable
+    (its number of trainable parameters), history, seconds, and predicted
+    {split: array} for test and heldout."""
     start = time.perf_counter()
     torch.manual_seed(config.seed)  # the head's initial weights
     classifier = GPTClassifier(gpt, n_classes, config.pooling)
@@ -564,6 +565,7 @@ def run(gpt, n_classes, data, config, train_rows=None):
     }
     seconds = time.perf_counter() - start
     return dict(
+        classifier=classifier,
         trainable=trainable,
         history=history,
         seconds=seconds,
