@@ -47,6 +47,7 @@ from scratchllm.dataset import open_tokens  # noqa: E402
 from scratchllm.train import make_model, token_vocab_size  # noqa: E402
 
 WHAT = "scripts/gpu_classify.py: chapter 9's probes, ablation and learning curve"
+CHECK_ROWS = 8  # test passages whose random-network vectors the file keeps
 
 
 def parse_args(argv=None):
@@ -87,7 +88,7 @@ def as_lists(predicted):
     return {split: [int(k) for k in p] for split, p in predicted.items()}
 
 
-def classify_runs(args, report, nets, data, y, K, device):
+def classify_runs(args, report, nets, splits, data, y, K, device):
     """Probes, ablation and curve; every result lands in report.data."""
     config = classify.FinetuneConfig(
         max_len=nets["pretrained"].config.block_size,
@@ -103,6 +104,16 @@ def classify_runs(args, report, nets, data, y, K, device):
         for net, model in nets.items()
         for s in ("train", "test", "heldout")
     }
+    # For the chapter to re-check on the CPU: the random network's vectors
+    # of a few test passages (its weights come from the seed alone), and
+    # the bag of words, which does not depend on the GPU at all.
+    texts = {s: [p.text for p in ps] for s, ps in splits.items()}
+    bow = classify.bag_of_words().fit(texts["train"], y["train"])
+    report.data["check"] = dict(
+        rows=CHECK_ROWS,
+        random_init_last=feats["random init", "test"]["last"][:CHECK_ROWS].tolist(),
+        bag_of_words={s: bow.predict(texts[s]).tolist() for s in ("test", "heldout")},
+    )
     sizes = (*classify.CURVE, None)
     for net in nets:
         for how in classify.POOLING:
@@ -167,7 +178,7 @@ def main(argv=None):
     y = {s: np.array([p.label for p in ps]) for s, ps in splits.items()}
     data = {s: (classify.encode(tokenizer, ps, context), y[s].tolist()) for s, ps in splits.items()}
     nets = {"pretrained": model, "random init": make_model(model.config, seed=0).to(device)}
-    classify_runs(args, report, nets, data, y, K, device)
+    classify_runs(args, report, nets, splits, data, y, K, device)
     report.write()
     print(f"wrote {args.out} after {report.data['provenance']['wall_time_s']:.0f} s")
 

@@ -109,6 +109,10 @@ def test_gpu_classify_smoke_run(tmp_path):
             assert len(predicted) == len(used[split]), split
             assert all(isinstance(k, int) and 0 <= k < K for k in predicted)
 
+    check = data["check"]
+    assert len(check["random_init_last"]) == min(check["rows"], len(used["test"]))
+    check_predictions({"predicted": check["bag_of_words"]})
+
     probes = data["probes"]
     expected = [
         (net, how, n)
