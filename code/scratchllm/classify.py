@@ -185,7 +185,11 @@ def _rank(name, salt):
     return int(digest[:12], 16)
 
 
-def split_modules(modules_by_label, fractions=(0.25, 0.15), salt="classify"):
+# Of each label's modules: the fractions for test and for validation.
+SPLIT_FRACTIONS = (0.25, 0.15)
+
+
+def split_modules(modules_by_label, fractions=SPLIT_FRACTIONS, salt="classify"):
     """train / val / test by module, within each label, so that every label
     has modules on every side: the first round(fractions[0] * n) modules
     (at least one) in a hash order go to test, the next to val."""
