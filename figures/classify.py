@@ -41,7 +41,7 @@ def plot_curve(curves, all_label="all"):
     ax.set_xlabel("labelled training passages per class")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, None)
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     return fig
 
 
