@@ -8,6 +8,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # Before numpy loads: OpenBLAS's threads make scipy's L-BFGS-B, whose
 # matrices are 5 x 5, ten times slower on this project's busy CPUs.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Under pytest-xdist the workers share the cores: torch's threads (in this
+# process and in the kernels and commands it starts) get their share, since
+# threads that spin-wait on a taken core slow every step many times over.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    share = len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, share)))
 # The library and the figure code import as the book's kernels see them.
 for path in (ROOT / "code", ROOT):
     if str(path) not in sys.path:

@@ -714,15 +714,6 @@ def test_bootstrap_pairs_predictions_on_the_same_resamples():
     assert abs(out["a"]["accuracy"].mean() - np.mean(a == y)) < 0.05
 
 
-def test_interval_gives_the_percentiles():
-    values = np.arange(1001, dtype=float)
-    assert classify.interval(values) == pytest.approx((25.0, 975.0))
-    assert classify.interval(values, level=0.9) == pytest.approx((50.0, 950.0))
-    low, high = classify.interval(np.random.default_rng(0).normal(size=5000))
-    assert low == pytest.approx(-1.96, abs=0.1) and high == pytest.approx(1.96, abs=0.1)
-    assert all(isinstance(v, float) for v in (low, high))
-
-
 # --- saving and loading ---------------------------------------------------------------
 
 

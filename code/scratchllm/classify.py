@@ -44,8 +44,10 @@ from scratchllm.config import GPTConfig
 from scratchllm.data import read_split
 from scratchllm.data.corpus import SPLITS
 from scratchllm.data.sources import find_doc_root, module_group
+from scratchllm.dataset import length_buckets
 from scratchllm.io import atomic_write
 from scratchllm.model import GPT
+from scratchllm.stats import cluster_resamples
 from scratchllm.train import (
     configure_optimizer,
     cosine_lr,
@@ -409,24 +411,10 @@ def encode(tokenizer, passages, max_len):
 
 
 def batches(ids, labels, batch_size, generator=None, pad_id=0):
-    """(idx, lengths, labels) batches, right-padded to their longest row.
-
-    Rows are sorted by length before they are cut into batches, so that a
-    batch pads little; with a generator the batches come in a random order
-    (and the rows of equal length in a random order within them), without
-    one in order of length."""
-    order = list(range(len(ids)))
-    if generator is not None:
-        order = torch.randperm(len(ids), generator=generator).tolist()
-    order.sort(key=lambda i: len(ids[i]))  # stable: ties keep the shuffle
-    chunks = [
-        order[i : i + batch_size] for i in range(0, len(order), batch_size)
-    ]
-    if generator is not None:
-        chunks = [
-            chunks[i] for i in torch.randperm(len(chunks), generator=generator)
-        ]
-    for chunk in chunks:
+    """(idx, lengths, labels, rows) batches of similar length
+    (dataset.length_buckets), right-padded to their longest row."""
+    lengths = [len(row) for row in ids]
+    for chunk in length_buckets(lengths, batch_size, generator):
         lengths = torch.tensor([len(ids[i]) for i in chunk])
         idx = torch.full((len(chunk), int(lengths.max())), pad_id)
         for row, i in enumerate(chunk):
@@ -654,25 +642,16 @@ MEASURES = dict(accuracy=accuracy, macro_f1=macro_f1)
 
 
 def bootstrap(y, predictions, groups, n_classes, resamples=1000, seed=0):
-    """Each measure of each prediction, on `resamples` resamples of the
-    test set: {name: {measure: array (resamples,)}}.
-
-    The passages of one module are alike, so they are resampled together:
-    a resample draws modules (groups) with replacement and takes all their
-    passages (a cluster bootstrap).  Every prediction is measured on the
-    same resamples, so the difference of two is the difference on each
-    resample: a paired comparison."""
-    y, groups = np.asarray(y), np.asarray(groups)
-    names = sorted(set(groups))
-    rows = [np.flatnonzero(groups == g) for g in names]
-    rng = np.random.default_rng(seed)
+    """Each measure of each prediction, on `resamples` cluster resamples
+    of the test set (modules drawn with replacement, all their passages
+    taken; scratchllm.stats): {name: {measure: array (resamples,)}}.
+    Every prediction is measured on the same resamples, so the difference
+    of two is the difference on each resample: a paired comparison."""
+    y = np.asarray(y)
     out = {
         name: {m: np.empty(resamples) for m in MEASURES} for name in predictions
     }
-    for r in range(resamples):
-        sample = np.concatenate(
-            [rows[i] for i in rng.integers(len(rows), size=len(rows))]
-        )
+    for r, sample in enumerate(cluster_resamples(groups, resamples, seed)):
         for name, predicted in predictions.items():
             counts = confusion(
                 y[sample], np.asarray(predicted)[sample], n_classes
@@ -680,13 +659,6 @@ def bootstrap(y, predictions, groups, n_classes, resamples=1000, seed=0):
             for m, measure in MEASURES.items():
                 out[name][m][r] = measure(counts)
     return out
-
-
-def interval(values, level=0.95):
-    """The percentile interval holding `level` of the bootstrap values."""
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
 
 
 # --- saving, loading, and the command line ------------------------------------------

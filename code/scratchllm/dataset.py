@@ -241,3 +241,24 @@ def sequential_batches(tokens, block_size, batch_size, device=None):
     if rest > 0:
         x, y = _window(tokens, covered, rest)
         yield _to(x[None], y[None], device)
+
+
+def length_buckets(lengths, batch_size, generator=None):
+    """Row indices cut into batches of similar length, for padded batches.
+
+    Rows are sorted by length before they are cut, so that a batch pads
+    little; with a generator the batches come in a random order (and the
+    rows of equal length in a random order within them), without one in
+    order of length.
+    """
+    order = list(range(len(lengths)))
+    if generator is not None:
+        order = torch.randperm(len(lengths), generator=generator).tolist()
+    order.sort(key=lambda i: lengths[i])  # stable: ties keep the shuffle
+    chunks = [
+        order[i : i + batch_size] for i in range(0, len(order), batch_size)
+    ]
+    if generator is not None:
+        shuffled = torch.randperm(len(chunks), generator=generator)
+        chunks = [chunks[i] for i in shuffled]
+    return chunks

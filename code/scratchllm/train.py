@@ -136,7 +136,8 @@ def estimate_loss(model, batches, autocast=nullcontext, weighted=False):
     When each batch holds as many tokens as the next (random_batches), the
     mean of the batch means is the mean over all tokens.  weighted=True
     weights each batch's mean by its number of targets, for batches of
-    unequal size (sequential_batches, whose last batches are smaller).
+    unequal size (sequential_batches, whose last batches are smaller, and
+    fine-tuning's padded batches, whose -1 targets do not count).
     """
     was_training = model.training
     model.eval()
@@ -145,7 +146,7 @@ def estimate_loss(model, batches, autocast=nullcontext, weighted=False):
         with autocast():
             _, loss = model(x, y)
         losses.append(loss.float())
-        targets.append(y.numel())
+        targets.append((y != -1).sum().item())
     model.train(was_training)
     losses = torch.stack(losses)
     if not weighted:
