@@ -122,9 +122,11 @@ def generate(
     eos_id=None,
     generator=None,
     use_cache=True,
+    on_token=None,
 ):
     """Extend each row of idx (B, T) by up to max_new_tokens tokens chosen
-    by sample_next; returns (B, T + n).
+    by sample_next; returns (B, T + n).  on_token, if given, is called
+    with each step's new ids (B, 1) as they come, to show them.
 
     eos_id (the id of <|endoftext|>): a row that produces it is finished,
     and is padded with eos_id while the others go on; generation stops when
@@ -158,6 +160,8 @@ def generate(
             next_id = next_id.masked_fill(finished[:, None], eos_id)
             finished |= next_id[:, 0] == eos_id
         idx = torch.cat((idx, next_id), dim=1)
+        if on_token is not None:
+            on_token(next_id)
         if eos_id is not None and finished.all():
             break
     model.train(was_training)

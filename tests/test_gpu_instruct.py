@@ -1,0 +1,80 @@
+"""scripts/gpu_instruct.py, end to end on the CPU with --smoke: a few
+generated-looking examples, random pretraining tokens, and the JSON file
+the instruction-tuning chapter reads (provenance, the examples' digest,
+the pretraining record, every run's history and answers)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchllm import instruct
+from scratchllm.data import instructions
+from scratchllm.data.instructions import Example
+from scratchllm.dataset import write_tokens
+from scratchllm.tokenizer import BPETokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny_examples():
+    names = ["dumps", "loads", "put", "get", "pop", "push"]
+    return {
+        split: [
+            Example(
+                kind="summary",
+                group=f"{split}{i % 3}",
+                name=f"m.{names[i % 6]}",
+                instruction=f"What does `m.{names[i % 6]}` do?",
+                response=f"Return the {names[(i + 1) % 6]}.",
+            )
+            for i in range(n)
+        ]
+        for split, n in (("train", 60), ("val", 6), ("test", 6))
+    }
+
+
+def test_gpu_instruct_smoke_run(tmp_path):
+    import gpu_instruct
+
+    splits = tiny_examples()
+    examples = tmp_path / "instructions.jsonl"
+    instructions.save_examples(examples, splits)
+    text = "\n".join(ex.instruction + ex.response for exs in splits.values() for ex in exs)
+    tokenizer = BPETokenizer().train(text, 300)
+    tokenizer.save(tmp_path / "tokenizer.model")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6000), ("val", 1500), ("test", 800)):
+        write_tokens(tmp_path / f"{split}.bin", rng.integers(0, 256, n), tokenizer.vocab_size)
+    out = tmp_path / "out" / "gpu_instruct.json"
+    cmd = [sys.executable, str(ROOT / "scripts" / "gpu_instruct.py")]
+    cmd += ["--tokens", str(tmp_path), "--tokenizer", str(tmp_path / "tokenizer.model")]
+    cmd += ["--examples", str(examples), "--out", str(out), "--smoke", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {out}" in proc.stdout
+    data = json.loads(out.read_text())
+
+    prov = data["provenance"]
+    assert {"command", "device", "date_utc", "wall_time_s", "torch"} <= set(prov)
+    assert "--smoke" in prov["command"] and prov["smoke"] is True
+    smoke = {s: exs[:: max(1, len(exs) // 30)] for s, exs in splits.items()}
+    assert data["examples"]["digest"] == gpu_instruct.examples_digest(smoke)
+    assert data["examples"]["counts"] == instructions.counts(smoke)
+    assert set(data["runs"]) == {"pretrained", *instruct.RUNS}
+    for name, run in data["runs"].items():
+        assert len(run["answers"]) == len(smoke["test"])
+        assert all(isinstance(a, str) for a in run["answers"])
+        if name != "pretrained":
+            assert run["history"]["loss"] and len(run["history"]["val_loss"]) == 1
+            assert run["trainable"] > 0 and run["history"]["optimizer_bytes"] > 0
+    assert data["runs"]["LoRA r=4"]["trainable"] < data["runs"]["LoRA r=16"]["trainable"]
+    assert data["runs"]["LoRA r=16"]["trainable"] < data["runs"]["full"]["trainable"]
