@@ -54,6 +54,12 @@ def parse_args(argv=None):
     p.add_argument("--examples", required=True, help="instructions.save_examples' file")
     p.add_argument("--out", required=True, help="the JSON file to write")
     p.add_argument("--pretrain-seconds", type=float, default=90)
+    p.add_argument(
+        "--lr-scale",
+        type=float,
+        default=0.1,
+        help="times every run's learning rates: the CPU runs' diverge on this larger model",
+    )
     p.add_argument("--device", default="cuda")
     p.add_argument("--smoke", action="store_true", help="tiny settings, to test on a CPU")
     p.add_argument("--git-commit", default=None, help="for a copy without git history")
@@ -80,7 +86,12 @@ def run_all(args, report, model, tokenizer, splits, device):
     report.data["runs"] = {"pretrained": dict(answers=answers(model))}
     report.write()
     for name, config in instruct.RUNS.items():
-        fields = dict(device=str(device), epochs=1 if args.smoke else config.epochs)
+        fields = dict(
+            device=str(device),
+            epochs=1 if args.smoke else config.epochs,
+            max_lr=config.max_lr * args.lr_scale,
+            min_lr=config.min_lr * args.lr_scale,
+        )
         config = dataclasses.replace(config, **fields)
         net = instruct.prepare(copy.deepcopy(model), config)
         history = instruct.finetune(net, train, val, config)

@@ -70,6 +70,15 @@ def test_lora_linear_starts_as_its_base_layer(bias):
     torch.testing.assert_close(layer(x), base(x), rtol=0, atol=0)
 
 
+def test_a_starts_as_nn_linear_would_start_its_weight():
+    """Kaiming-uniform with a = sqrt(5), as nn.Linear and peft: U(-1/sqrt(in), 1/sqrt(in))."""
+    torch.manual_seed(0)
+    A = LoRALinear(nn.Linear(400, 7), rank=50).lora_A.detach()
+    bound = 1 / 400**0.5
+    assert A.abs().max() <= bound and A.abs().max() > 0.99 * bound
+    torch.testing.assert_close(A.std(), torch.tensor(bound / 3**0.5), rtol=0.05, atol=0)
+
+
 def test_lora_linear_freezes_its_base_and_trains_a_and_b():
     base = nn.Linear(12, 7)
     layer = LoRALinear(base, rank=3)
