@@ -25,8 +25,6 @@ run on a CPU in a minute.
 import argparse
 import copy
 import dataclasses
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -64,12 +62,6 @@ def parse_args(argv=None):
     p.add_argument("--smoke", action="store_true", help="tiny settings, to test on a CPU")
     p.add_argument("--git-commit", default=None, help="for a copy without git history")
     return p.parse_args(argv)
-
-
-def examples_digest(splits):
-    """What the chapter checks before it scores the file's answers."""
-    rows = [dataclasses.asdict(ex) for name in sorted(splits) for ex in splits[name]]
-    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
 def run_all(args, report, model, tokenizer, splits, device):
@@ -116,7 +108,7 @@ def main(argv=None):
         splits = {s: exs[:: max(1, len(exs) // 30)] for s, exs in splits.items()}
     report.data["examples"] = dict(
         file=args.examples,
-        digest=examples_digest(splits),
+        digest=instructions.digest(splits),
         counts=instructions.counts(splits),
     )
     record, model = gpu_classify.pretrain(args, device)

@@ -19,7 +19,6 @@ from scratchllm.dataset import write_tokens
 from scratchllm.tokenizer import BPETokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,8 +41,6 @@ def tiny_examples():
 
 
 def test_gpu_instruct_smoke_run(tmp_path):
-    import gpu_instruct
-
     splits = tiny_examples()
     examples = tmp_path / "instructions.jsonl"
     instructions.save_examples(examples, splits)
@@ -67,7 +64,7 @@ def test_gpu_instruct_smoke_run(tmp_path):
     assert {"command", "device", "date_utc", "wall_time_s", "torch"} <= set(prov)
     assert "--smoke" in prov["command"] and prov["smoke"] is True
     smoke = {s: exs[:: max(1, len(exs) // 30)] for s, exs in splits.items()}
-    assert data["examples"]["digest"] == gpu_instruct.examples_digest(smoke)
+    assert data["examples"]["digest"] == instructions.digest(smoke)
     assert data["examples"]["counts"] == instructions.counts(smoke)
     assert set(data["runs"]) == {"pretrained", *instruct.RUNS}
     for name, run in data["runs"].items():

@@ -163,3 +163,85 @@ def test_whole_sequence_loss_counts_the_prompt_too(tokenizer):
 def test_exact_match_and_token_f1(answer, reference, exact, f1):
     assert instruct.exact_match(answer, reference) == exact
     assert instruct.token_f1(answer, reference) == f1
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def test_command_line_tunes_a_checkpoint_and_chat_answers_with_it(tokenizer, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from scratchllm.data import instructions
+    from scratchllm.data.instructions import Example
+    from scratchllm.train import load_model
+
+    root = Path(__file__).resolve().parent.parent
+    model = tiny_gpt(tokenizer)
+    torch.save(
+        {"model_config": asdict(model.config), "model": model.state_dict()}, tmp_path / "ckpt.pt"
+    )
+    tokenizer.save(tmp_path / "tok.model")
+    rows = {
+        split: [
+            Example("summary", f"g{i % 2}", "json.x", f"Say {w}", w)
+            for i, w in enumerate(["json", "str"] * n)
+        ]
+        for split, n in (("train", 8), ("val", 2), ("test", 2))
+    }
+    instructions.save_examples(tmp_path / "ex.jsonl", rows)
+    env = {**os.environ, "PYTHONPATH": str(root / "code"), "OMP_NUM_THREADS": "1"}
+
+    def run(module, *args):
+        return subprocess.run(
+            [sys.executable, "-m", module, *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    common = [
+        "--model",
+        tmp_path / "ckpt.pt",
+        "--tokenizer",
+        tmp_path / "tok.model",
+        "--examples",
+        tmp_path / "ex.jsonl",
+    ]
+    done = run(
+        "scratchllm.instruct",
+        "train",
+        *common,
+        "--lora-rank",
+        2,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "lora",
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lora" / "adapter.pt").exists() and "trainable parameters" in done.stderr
+    done = run("scratchllm.instruct", "train", *common, "--epochs", 1, "--out", tmp_path / "full")
+    assert done.returncode == 0, done.stderr
+    tuned = load_model(tmp_path / "full" / "ckpt.pt")
+    assert not torch.equal(tuned.lm_head.weight, model.lm_head.weight)
+    files = ["--ckpt", tmp_path / "ckpt.pt", "--tokenizer", tmp_path / "tok.model"]
+    done = run(
+        "scratchllm.chat",
+        *files,
+        "--lora",
+        tmp_path / "lora" / "adapter.pt",
+        "--prompt",
+        "Say json",
+    )
+    assert done.returncode == 0, done.stderr
+    adapted = lora.load_adapter(tiny_gpt(tokenizer), tmp_path / "lora" / "adapter.pt").eval()
+    assert done.stdout == instruct.answer(adapted, tokenizer, "Say json") + "\n"
+    (tmp_path / "junk.jsonl").write_text("not json\n")
+    common[-1] = tmp_path / "junk.jsonl"
+    done = run("scratchllm.instruct", "train", *common, "--out", tmp_path / "x")
+    assert done.returncode == 1 and "junk.jsonl" in done.stderr and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ from scratchllm.sampling import (
     KVCache,
     generate,
     sample_next,
+    stream,
     top_k_filter,
     top_p_filter,
 )
@@ -176,3 +177,49 @@ def test_untrained_model_spreads_over_the_vocabulary(device):
     model = tiny_model(device)
     out = generate(model, prompt(device, B=4), 30, generator=seeded())
     assert len(out[:, 5:].unique()) > V / math.e
+
+
+# --- stream ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_stream_yields_what_generate_returns(device, use_cache):
+    model = tiny_model(device)
+    idx = prompt(device)
+    free = generate(model, idx, 20, temperature=0)
+    stops = [free[0, 8].item(), free[1, 12].item()]  # each row meets one
+    for decoding in (dict(temperature=0), dict(temperature=0.8, top_k=10, top_p=0.9)):
+        steps = list(
+            stream(
+                model, idx, 20, stop_ids=stops, generator=seeded(), use_cache=use_cache, **decoding
+            )
+        )
+        assert all(step.shape == (2, 1) for step in steps)
+        out = generate(
+            model, idx, 20, eos_id=stops, generator=seeded(), use_cache=use_cache, **decoding
+        )
+        assert torch.equal(torch.cat((idx, *steps), dim=1), out)
+
+
+def test_generate_stops_at_any_of_several_ids(device):
+    model = tiny_model(device)
+    idx = prompt(device)
+    free = generate(model, idx, 20, generator=seeded())
+    stops = [free[0, 12].item(), free[1, 8].item()]
+    out = generate(model, idx, 20, eos_id=stops, generator=seeded())
+    # Where each row first produces one of them (row 0 by 12, row 1 by 8).
+    ends = [next(t for t in range(5, 25) if row[t] in stops) for row in free]
+    assert out.size(1) == max(ends) + 1  # generation ends with the last row
+    for row, free_row, end in zip(out, free, ends, strict=True):
+        assert torch.equal(row[: end + 1], free_row[: end + 1])
+        assert (row[end:] == free_row[end]).all()  # padded with its own stop
+    assert not torch.equal(out, free[:, : out.size(1)])  # some padding shows
+
+
+def test_stream_restores_the_mode_when_left_early(device):
+    model = tiny_model(device, dropout=0.5).train()
+    steps = stream(model, prompt(device), 10, temperature=0)
+    next(steps)
+    assert not model.training  # no dropout while generating
+    steps.close()
+    assert model.training

@@ -1,29 +1,31 @@
-"""Ask an instruction-tuned checkpoint questions, on the command line:
+"""Answers from an instruction-tuned model, on the command line.
 
-    python -m scratchllm.chat --ckpt build/sft/ckpt.pt \\
+    python -m scratchllm.chat --ckpt build/artifacts/model/ckpt.pt \\
         --tokenizer build/artifacts/tokenizer/tokenizer.model \\
-        --prompt "What does json.dumps do?"
+        --lora build/sft-lora.pt --prompt "What does json.dumps do?"
 
-Without --prompt, one question a line from the terminal, until an empty
-line.  Each question is a conversation of its own: the models of this book
-were tuned on single turns.  --lora adds an adapter (lora.save_adapter's
-file) to the checkpoint's model.
+Without --prompt, it reads one question a line from stdin, until an empty
+line, "exit" or the end of the input.  Each question is asked on its own,
+with no memory of the ones before: the model was tuned on single turns.
 """
 
 import argparse
 import sys
+from functools import partial
 
 from .cli import at_least, existing, load_tokenizer, run_command
-from .instruct import answer
+from .instruct import ASSISTANT, END, MAX_ANSWER, USER, answer
 from .lora import load_adapter
 from .train import device, load_model, reading_checkpoint
+
+# --- the command line -----------------------------------------------------------
 
 
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="python -m scratchllm.chat",
         description=__doc__.split("\n")[0],
-        epilog="example:\n" + __doc__.split("\n\n")[1],
+        epilog="example:\n" + "\n\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -32,14 +34,20 @@ def make_parser():
     parser.add_argument(
         "--tokenizer", required=True, type=existing, help="tokenizer.model"
     )
-    parser.add_argument("--lora", type=existing, help="a LoRA adapter file")
-    parser.add_argument("--prompt", help="one question; else read stdin")
-    parser.add_argument("--max-new-tokens", type=at_least(1), default=64)
+    parser.add_argument(
+        "--lora", type=existing, help="a LoRA adapter (lora.save_adapter's)"
+    )
+    parser.add_argument(
+        "--prompt", help="the one question to answer (else: read stdin)"
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=at_least(0), default=MAX_ANSWER
+    )
     parser.add_argument(
         "--temperature",
         type=at_least(0.0, float),
         default=0.0,
-        help="0 (the default): greedy decoding",
+        help="0 (the default) for greedy decoding",
     )
     parser.add_argument("--top-k", type=at_least(1))
     parser.add_argument("--top-p", type=at_least(0.0, float))
@@ -49,56 +57,62 @@ def make_parser():
 
 
 def load(args):
-    """The model (with its adapter) and the tokenizer the flags name."""
+    """The model (with its LoRA adapter, if any) and the tokenizer that
+    the flags name, checked to fit each other and the template."""
     with reading_checkpoint(args.ckpt):
         model = load_model(args.ckpt, args.device)
     if args.lora:
-        load_adapter(model, args.lora).to(args.device)
+        load_adapter(model, args.lora)
     tokenizer = load_tokenizer(args.tokenizer)
     if tokenizer.vocab_size != model.config.vocab_size:
         raise ValueError(
             f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "
-            f"model in {args.ckpt} has {model.config.vocab_size}: pass the "
-            "tokenizer it was trained with"
+            f"model in {args.ckpt} was trained on {model.config.vocab_size}:"
+            f" pass the tokenizer its tokens were encoded with"
         )
-    return model.eval(), tokenizer
+    for token in (USER, ASSISTANT, END):
+        if token not in tokenizer.special_tokens:
+            raise ValueError(
+                f"{args.tokenizer} has no {token} token: the template of "
+                "instruction tuning needs it"
+            )
+    return model, tokenizer
+
+
+def questions():
+    """The lines of stdin, until an empty one, "exit" or the end."""
+    prompt = "> " if sys.stdin.isatty() else ""  # piped in: answers only
+    while True:
+        try:
+            line = input(prompt).strip()
+        except EOFError:
+            return
+        if line in ("", "exit"):
+            return
+        yield line
 
 
 def chat(args):
+    """Print the answer to --prompt, or to each question stdin asks, as
+    it is generated."""
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError("--prompt is empty: ask the model something")
     model, tokenizer = load(args)
-    options = dict(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        device=args.device,
-    )
-
-    def show(text):  # each piece as it comes: the answer streams
-        print(text, end="", flush=True)
-
-    questions = [args.prompt] if args.prompt is not None else _lines()
-    for question in questions:
+    # The other flags are answer's keyword arguments, by name.
+    files = ("ckpt", "tokenizer", "lora", "prompt")
+    options = {k: v for k, v in vars(args).items() if k not in files}
+    show = partial(print, end="", flush=True)
+    for question in [args.prompt] if args.prompt else questions():
         answer(model, tokenizer, question, on_text=show, **options)
         print(flush=True)
 
 
-def _lines():
-    """Questions typed one a line, until an empty line or the end of input."""
-    interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            print("> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line.strip():
-            return
-        yield line.strip()
-
-
 def main(argv=None):
     parser = make_parser()
-    run_command(parser, chat, parser.parse_args(argv))
+    try:
+        run_command(parser, chat, parser.parse_args(argv))
+    except KeyboardInterrupt:  # Ctrl-C ends a chat; no traceback
+        parser.exit(130, "\n")
 
 
 if __name__ == "__main__":

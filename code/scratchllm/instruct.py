@@ -11,21 +11,43 @@ taught.  The special tokens are encoded as tokens, the texts between them
 as ordinary text: a docstring that spells "<|end|>" stays text.
 """
 
+import argparse
+import codecs
+import dataclasses
+import json
 import math
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from scratchllm import lora
-from scratchllm.data.instructions import check_doctests
+from scratchllm.cli import at_least, existing, load_tokenizer, run_command
+from scratchllm.data.instructions import (
+    build_examples,
+    check_doctests,
+    counts,
+    load_examples,
+    save_examples,
+)
 from scratchllm.dataset import length_buckets
-from scratchllm.sampling import generate
-from scratchllm.train import configure_optimizer, cosine_lr, estimate_loss
+from scratchllm.generate import EOT
+from scratchllm.io import atomic_write
+from scratchllm.sampling import stream
+from scratchllm.train import (
+    configure_optimizer,
+    cosine_lr,
+    device,
+    estimate_loss,
+    load_model,
+    reading_checkpoint,
+)
 
 USER, ASSISTANT, END = "<|user|>", "<|assistant|>", "<|end|>"
 
@@ -55,7 +77,24 @@ def encode_example(tokenizer, instruction, response):
 MAX_ANSWER = 64
 
 
-@torch.no_grad()
+def stop_ids(tokenizer):
+    """The ids an answer ends at: <|end|>, as tuning taught, and
+    <|endoftext|>, which pretraining taught to end a document with."""
+    special = tokenizer.special_tokens
+    return [special[token] for token in (END, EOT) if token in special]
+
+
+def text_pieces(tokenizer, ids):
+    """The text of `ids` as they come, one piece per id, each piece only
+    whole characters.  A byte-level token may end inside a character; the
+    incremental decoder keeps those bytes until a later token completes
+    them.  The pieces add up to tokenizer.decode(ids)."""
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for i in ids:
+        yield utf8.decode(tokenizer.vocab[i])
+    yield utf8.decode(b"", final=True)  # bytes never completed: U+FFFD
+
+
 def answer(
     model,
     tokenizer,
@@ -68,45 +107,25 @@ def answer(
     device="cpu",
     on_text=None,
 ):
-    """The model's answer to `instruction`, as text: the prompt written in
-    the template, then tokens (greedy by default) until <|end|>.  on_text,
-    if given, receives the answer piece by piece as it is generated."""
+    """The model's answer to `instruction`, as text: asked in instruct's
+    template, then tokens (greedy by default) until <|end|> or
+    <|endoftext|>, which the text leaves out.  on_text, if given, is
+    called with each new piece of the answer as soon as it is generated."""
     prompt = encode_prompt(tokenizer, instruction)
-    end = tokenizer.special_tokens[END]
-    stream = _Stream(tokenizer, end, on_text) if on_text else None
-    out = generate(
-        model,
-        torch.tensor([prompt], device=device),
-        max_new_tokens,
-        temperature,
-        top_k,
-        top_p,
-        end,
-        torch.Generator().manual_seed(seed),
-        on_token=stream,
-    )[0, len(prompt) :].tolist()
-    text = tokenizer.decode(out[:-1] if out and out[-1] == end else out)
-    if stream and len(text) > stream.shown:  # a last, incomplete character
-        on_text(text[stream.shown :])
+    idx = torch.tensor([prompt], device=device)
+    stops = stop_ids(tokenizer)
+    generator = torch.Generator().manual_seed(seed)
+    steps = stream(
+        model, idx, max_new_tokens, temperature, top_k, top_p, stops, generator
+    )
+    # The stream ends with the stop id, if one came; the answer leaves it out.
+    ids = (i for i in (step.item() for step in steps) if i not in stops)
+    text = ""
+    for piece in text_pieces(tokenizer, ids):
+        if piece and on_text is not None:
+            on_text(piece)
+        text += piece
     return text
-
-
-class _Stream:
-    """Hands on_text each new piece of the answer once it decodes: a token
-    may end inside a UTF-8 character, which the next one completes."""
-
-    def __init__(self, tokenizer, end, on_text):
-        self.tokenizer, self.end, self.on_text = tokenizer, end, on_text
-        self.ids, self.shown = [], 0
-
-    def __call__(self, next_id):
-        if next_id.item() == self.end:
-            return
-        self.ids.append(next_id.item())
-        text = self.tokenizer.decode(self.ids)
-        if not text.endswith("\ufffd"):  # U+FFFD: a character not complete
-            self.on_text(text[self.shown :])
-            self.shown = len(text)
 
 
 # --- batches: padded, with the prompt's targets masked ---------------------------
@@ -320,3 +339,112 @@ def score(examples, answers):
         "f1": np.array(f1),
         "correct": np.array(correct),
     }
+
+
+# --- the command line ------------------------------------------------------------
+
+USAGE = """examples:
+  python -m scratchllm.instruct examples --corpus build/artifacts/corpus \\
+      --out runs/instructions.jsonl
+  python -m scratchllm.instruct train --model build/artifacts/model/ckpt.pt \\
+      --tokenizer build/artifacts/tokenizer/tokenizer.model \\
+      --examples runs/instructions.jsonl --lora-rank 16 --out runs/sft
+  python -m scratchllm.chat --ckpt build/artifacts/model/ckpt.pt \\
+      --tokenizer build/artifacts/tokenizer/tokenizer.model \\
+      --lora runs/sft/adapter.pt --prompt "What does json.dumps do?"
+"""
+
+
+def _examples(args):
+    manifest = json.loads((Path(args.corpus) / "manifest.json").read_text())
+    splits = build_examples(heldout_groups=manifest["heldout_groups"])
+    save_examples(args.out, splits)
+    for name, row in counts(splits).items():
+        print(f"{name}: {row['all']:,} examples", file=sys.stderr)
+
+
+def _train(args):
+    splits = load_examples(args.examples)
+    tokenizer = load_tokenizer(args.tokenizer)
+    with reading_checkpoint(args.model):
+        model = load_model(args.model)
+    config = SFTConfig(
+        mask_prompt=not args.whole_turn,
+        lora_rank=args.lora_rank,
+        lora_alpha=2.0 * args.lora_rank,
+        epochs=args.epochs,
+        max_lr=args.max_lr,
+        min_lr=args.max_lr / 10,
+        seed=args.seed,
+        device=args.device,
+    )
+    context = model.config.block_size
+    train, dropped = encode_all(tokenizer, splits["train"], context)
+    val, _ = encode_all(tokenizer, splits["val"], context)
+    prepare(model, config)
+    print(
+        f"{len(train):,} turns ({dropped} too long for the context), "
+        f"{lora.trainable_parameters(model):,} trainable parameters",
+        file=sys.stderr,
+    )
+    history = finetune(model, train, val, config)
+    print(f"validation loss by epoch: {history['val_loss']}", file=sys.stderr)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.cpu()
+    if config.lora_rank:  # the adapter alone: chat adds it to --model
+        lora.save_adapter(out / "adapter.pt", model)
+        print(f"wrote {out / 'adapter.pt'}")
+    else:
+        state = dict(
+            model_config=dataclasses.asdict(model.config),
+            model=model.state_dict(),
+        )
+        atomic_write(out / "ckpt.pt", lambda f: torch.save(state, f))
+        print(f"wrote {out / 'ckpt.pt'}")
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchllm.instruct",
+        description="Instruction tuning: questions from the standard "
+        "library, then supervised fine-tuning on them.",
+        epilog=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    ex = commands.add_parser("examples", help="generate the questions")
+    ex.add_argument(
+        "--corpus", required=True, type=existing, help="the corpus folder"
+    )
+    ex.add_argument("--out", required=True, help="the .jsonl file to write")
+    ex.set_defaults(run=_examples)
+    tr = commands.add_parser("train", help="fine-tune a checkpoint on them")
+    tr.add_argument("--model", required=True, type=existing, help="ckpt.pt")
+    tr.add_argument("--tokenizer", required=True, type=existing)
+    tr.add_argument("--examples", required=True, type=existing)
+    tr.add_argument("--out", required=True, help="folder for the result")
+    tr.add_argument(
+        "--lora-rank", type=at_least(0), default=0, help="0: full fine-tuning"
+    )
+    tr.add_argument(
+        "--whole-turn", action="store_true", help="loss on the prompt too"
+    )
+    tr.add_argument("--epochs", type=at_least(1), default=SFTConfig.epochs)
+    tr.add_argument(
+        "--max-lr", type=at_least(0.0, float), default=SFTConfig.max_lr
+    )
+    tr.add_argument("--seed", type=int, default=SFTConfig.seed)
+    tr.add_argument("--device", type=device, default="cpu")
+    tr.set_defaults(run=_train)
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    run_command(parser, args.run, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,9 @@
     ids -> model -> logits of the last position -> sample_next -> next id
         -> appended, fed back in ... until max_new_tokens or <|endoftext|>
 
+stream yields each new id as it is chosen (a chat prints it at once);
+generate collects them.
+
 Decoding choices, in sample_next: temperature 0 (greedy: always the most
 likely token), temperature (sharper or flatter), top-k (only the k most
 likely tokens) and top-p (only the most likely tokens that together hold
@@ -112,6 +115,67 @@ class KVCache:
 
 
 @torch.no_grad()
+def stream(
+    model,
+    idx,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    stop_ids=None,
+    generator=None,
+    use_cache=True,
+):
+    """Extend each row of idx (B, T) by up to max_new_tokens tokens chosen
+    by sample_next, yielding each step's new ids (B, 1) as soon as they
+    are chosen: a chat shows the answer while it is being written.
+
+    stop_ids (an id, or a list of ids: <|endoftext|>, <|end|>): a row that
+    produces one is finished, and repeats that id while the others go on;
+    the stream ends when every row is finished.  use_cache=False recomputes
+    the whole context at every step, as GPT.generate does: slower, and the
+    same tokens.
+
+    Past block_size tokens the context slides: the model sees the last
+    block_size.  Then every token's position shifts at each step and the
+    oldest one drops out, so every cached key and value is out of date and
+    the cache is rebuilt from the window: only shorter texts gain speed.
+    The model runs in eval mode (no dropout) and returns to its old mode,
+    also when the caller stops reading early.
+    """
+    block_size = model.config.block_size
+    stops = None
+    if stop_ids is not None:
+        stops = torch.as_tensor(stop_ids, device=idx.device).flatten()
+    finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
+    cache = None
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits, _ = model(idx[:, -block_size:])
+            elif cache is None or cache.length >= block_size:
+                # (Re)fill the cache with the window.
+                cache = KVCache(model.config.n_layer)
+                logits, _ = model(idx[:, -block_size:], cache=cache)
+            else:
+                logits, _ = model(idx[:, -1:], cache=cache)  # one new token
+            next_id = sample_next(
+                logits[:, -1, :], temperature, top_k, top_p, generator
+            )
+            if stops is not None:
+                # A finished row's last token is its stop id: repeat it.
+                next_id = torch.where(finished[:, None], idx[:, -1:], next_id)
+                finished |= (next_id == stops).any(dim=-1)
+            idx = torch.cat((idx, next_id), dim=1)
+            yield next_id
+            if stops is not None and finished.all():
+                return
+    finally:
+        model.train(was_training)
+
+
 def generate(
     model,
     idx,
@@ -122,47 +186,24 @@ def generate(
     eos_id=None,
     generator=None,
     use_cache=True,
-    on_token=None,
 ):
-    """Extend each row of idx (B, T) by up to max_new_tokens tokens chosen
-    by sample_next; returns (B, T + n).  on_token, if given, is called
-    with each step's new ids (B, 1) as they come, to show them.
+    """idx (B, T) with the tokens stream chooses appended: (B, T + n).
 
-    eos_id (the id of <|endoftext|>): a row that produces it is finished,
-    and is padded with eos_id while the others go on; generation stops when
-    every row is finished.  use_cache=False recomputes the whole context at
-    every step, as GPT.generate does: slower, and the same tokens.
-
-    Past block_size tokens the context slides: the model sees the last
-    block_size.  Then every token's position shifts at each step and the
-    oldest one drops out, so every cached key and value is out of date and
-    the cache is rebuilt from the window: only shorter texts gain speed.
-    The model runs in eval mode (no dropout) and returns to its old mode.
+    eos_id (the id of <|endoftext|>, or a list of ids): a row that produces
+    it is finished, and is padded with it while the others go on;
+    generation stops when every row is finished.  use_cache and the sliding context window: as in stream.
     """
-    block_size = model.config.block_size
-    was_training = model.training
-    model.eval()
-    finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
-    cache = None
-    for _ in range(max_new_tokens):
-        if not use_cache:
-            logits, _ = model(idx[:, -block_size:])
-        elif cache is None or cache.length >= block_size:
-            # (Re)fill the cache with the window.
-            cache = KVCache(model.config.n_layer)
-            logits, _ = model(idx[:, -block_size:], cache=cache)
-        else:
-            logits, _ = model(idx[:, -1:], cache=cache)  # one new token
-        next_id = sample_next(
-            logits[:, -1, :], temperature, top_k, top_p, generator
-        )
-        if eos_id is not None:
-            next_id = next_id.masked_fill(finished[:, None], eos_id)
-            finished |= next_id[:, 0] == eos_id
-        idx = torch.cat((idx, next_id), dim=1)
-        if on_token is not None:
-            on_token(next_id)
-        if eos_id is not None and finished.all():
-            break
-    model.train(was_training)
-    return idx
+    new = []
+    for next_id in stream(
+        model,
+        idx,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        eos_id,
+        generator,
+        use_cache,
+    ):
+        new.append(next_id)
+    return torch.cat((idx, *new), dim=1)

@@ -17,6 +17,7 @@ import ast
 import builtins
 import copy
 import doctest
+import hashlib
 import json
 import os
 import re
@@ -682,6 +683,14 @@ def counts(splits: dict[str, list[Example]]) -> dict[str, dict[str, int]]:
             row[example.kind] += 1
         table[split] = {**row, "all": len(examples)}
     return table
+
+
+def digest(splits: dict[str, list[Example]]) -> str:
+    """A hash of every example of every split: what a GPU run's file
+    records, for the chapter to check it answered the same questions."""
+    rows = [asdict(ex) for name in sorted(splits) for ex in splits[name]]
+    text = json.dumps(rows, sort_keys=True).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def save_examples(path, splits: dict[str, list[Example]]) -> None:
