@@ -231,50 +231,62 @@ def finetune(model, train, val, config):
     length buckets.  The validation loss, on the responses only whatever
     the training loss counts, is measured after every epoch.  Returns the
     history: loss per step, validation loss per epoch, seconds per step,
-    and the bytes AdamW keeps for its two moments."""
+    and the bytes AdamW keeps beside the weights."""
     torch.manual_seed(config.seed)  # LoRA's dropout
     generator = torch.Generator().manual_seed(config.seed)
-    per_epoch = math.ceil(len(train) / config.batch_size)
-    max_steps = config.epochs * per_epoch
+    max_steps = config.epochs * math.ceil(len(train) / config.batch_size)
     warmup = max(1, int(config.warmup_fraction * max_steps))
-    device_type = torch.device(config.device).type
     model.to(config.device).train()
     optimizer = configure_optimizer(
-        model, config.weight_decay, config.max_lr, (0.9, 0.95), device_type
+        model,
+        config.weight_decay,
+        config.max_lr,
+        (0.9, 0.95),
+        torch.device(config.device).type,
     )
     history = dict(loss=[], val_loss=[], step_seconds=[])
-    step = 0
     for _ in range(config.epochs):
         for x, y in sft_batches(
             train, config.batch_size, config.mask_prompt, generator
         ):
             started = time.perf_counter()
+            step = len(history["loss"])
             lr = cosine_lr(
                 step, config.max_lr, config.min_lr, warmup, max_steps
             )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            _, loss = model(x.to(config.device), y.to(config.device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(
-                    [p for p in model.parameters() if p.requires_grad],
-                    config.grad_clip,
-                )
-            optimizer.step()
-            history["loss"].append(loss.item())
+            history["loss"].append(
+                train_step(model, optimizer, x, y, lr, config)
+            )
             history["step_seconds"].append(time.perf_counter() - started)
-            step += 1
         history["val_loss"].append(validation_loss(model, val, config.device))
-    history["optimizer_bytes"] = sum(
+    history["optimizer_bytes"] = state_bytes(optimizer)
+    model.eval()
+    return history
+
+
+def train_step(model, optimizer, x, y, lr, config):
+    """One AdamW step at learning rate `lr`; returns the batch's loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    _, loss = model(x.to(config.device), y.to(config.device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip:
+        trained = [p for p in model.parameters() if p.requires_grad]
+        nn.utils.clip_grad_norm_(trained, config.grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
+def state_bytes(optimizer):
+    """The bytes `optimizer` keeps beside the weights: for AdamW, two
+    moments of every number that trains (its step counts are scalars)."""
+    return sum(
         t.numel() * t.element_size()
         for state in optimizer.state.values()
         for t in state.values()
         if torch.is_tensor(t) and t.dim() > 0
     )
-    model.eval()
-    return history
 
 
 def validation_loss(model, encoded, device="cpu", batch_size=32):
