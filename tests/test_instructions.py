@@ -206,7 +206,8 @@ def test_open_book_kinds(records):
         "Returns width times height.",
     )
     assert ask("doctest", area) == (
-        "In the module `geometry`:\n>>> side = 3\n>>> area(side, 2)\n6\n\n"
+        # The asked line's output is the answer, not in the prompt.
+        "In the module `geometry`:\n>>> side = 3\n>>> area(side, 2)\n\n"
         "What does the last line print?",
         "6",
     )

@@ -439,7 +439,9 @@ def ask_doctest(d: Documented, config) -> Example | None:
         )
         if not want or not short or examples[i].options:
             continue
-        setup, asked = _session(examples[:i]), _session(examples[i : i + 1])
+        # The asked line without its output: that is the answer.
+        setup = _session(examples[:i])
+        asked = _session(examples[i : i + 1], outputs=False)
         session = "\n".join(filter(None, [setup, asked]))
         prompt = (
             f"In the module `{d.defined_in}`:\n{session}\n\n"
@@ -460,14 +462,15 @@ def ask_doctest(d: Documented, config) -> Example | None:
     return None
 
 
-def _session(examples) -> str:
-    """Doctest examples as an interactive session, with their outputs."""
+def _session(examples, outputs=True) -> str:
+    """Doctest examples as an interactive session, with their outputs
+    unless outputs=False."""
     lines = []
     for example in examples:
         first, *more = example.source.rstrip("\n").split("\n")
         lines.append(">>> " + first)
         lines += [f"... {line}".rstrip() for line in more]
-        if example.want:
+        if outputs and example.want:
             lines.append(example.want.rstrip("\n"))
     return "\n".join(lines)
 
