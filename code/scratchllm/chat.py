@@ -13,10 +13,11 @@ import argparse
 import sys
 from functools import partial
 
-from .cli import at_least, existing, load_tokenizer, run_command
+from .cli import at_least, existing, run_command
+from .generate import load_model_and_tokenizer
 from .instruct import ASSISTANT, END, MAX_ANSWER, USER, answer
 from .lora import load_adapter
-from .train import device, load_model, reading_checkpoint
+from .train import device
 
 # --- the command line -----------------------------------------------------------
 
@@ -59,17 +60,11 @@ def make_parser():
 def load(args):
     """The model (with its LoRA adapter, if any) and the tokenizer that
     the flags name, checked to fit each other and the template."""
-    with reading_checkpoint(args.ckpt):
-        model = load_model(args.ckpt, args.device)
+    model, tokenizer = load_model_and_tokenizer(
+        args.ckpt, args.tokenizer, args.device
+    )
     if args.lora:
         load_adapter(model, args.lora)
-    tokenizer = load_tokenizer(args.tokenizer)
-    if tokenizer.vocab_size != model.config.vocab_size:
-        raise ValueError(
-            f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "
-            f"model in {args.ckpt} was trained on {model.config.vocab_size}:"
-            f" pass the tokenizer its tokens were encoded with"
-        )
     for token in (USER, ASSISTANT, END):
         if token not in tokenizer.special_tokens:
             raise ValueError(

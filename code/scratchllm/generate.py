@@ -69,19 +69,27 @@ def make_parser():
     return parser
 
 
+def load_model_and_tokenizer(ckpt, tokenizer_path, device="cpu"):
+    """The checkpoint's model and the tokenizer, checked to fit each other."""
+    with reading_checkpoint(ckpt):
+        model = load_model(ckpt, device)
+    tokenizer = load_tokenizer(tokenizer_path)
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise ValueError(
+            f"{tokenizer_path} has {tokenizer.vocab_size} tokens, but the "
+            f"model in {ckpt} was trained on {model.config.vocab_size}:"
+            f" pass the tokenizer its tokens were encoded with"
+        )
+    return model, tokenizer
+
+
 def sample(args):
     """Print the completion the parsed command line asks for."""
     if not args.prompt:
         raise ValueError("--prompt is empty: the model continues a text")
-    with reading_checkpoint(args.ckpt):
-        model = load_model(args.ckpt, args.device)
-    tokenizer = load_tokenizer(args.tokenizer)
-    if tokenizer.vocab_size != model.config.vocab_size:
-        raise ValueError(
-            f"{args.tokenizer} has {tokenizer.vocab_size} tokens, but the "
-            f"model in {args.ckpt} was trained on {model.config.vocab_size}:"
-            f" pass the tokenizer its tokens were encoded with"
-        )
+    model, tokenizer = load_model_and_tokenizer(
+        args.ckpt, args.tokenizer, args.device
+    )
     # The other flags are complete's keyword arguments, by name.
     files = ("ckpt", "tokenizer")
     options = {k: v for k, v in vars(args).items() if k not in files}
