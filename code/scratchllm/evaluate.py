@@ -15,15 +15,25 @@ bootstrap interval over modules (scratchllm.stats), so that every score
 the book prints comes with the uncertainty of its test set.
 """
 
+import argparse
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import humaneval, instruct
+from .cli import at_least, existing, run_command
+from .data import benchmarks
+from .generate import load_model_and_tokenizer
+from .lora import load_adapter
 from .sampling import KVCache, stream
 from .stats import bootstrap_means, interval
+from .train import device
 
 EOT = "<|endoftext|>"
 
@@ -68,14 +78,43 @@ class LM:
         one context (a question's choices) are scored together: the
         context is read once, into a KV cache, and each continuation
         after it."""
-        by_context = {}
+        pieces, owner = [], []
         for i, (context, continuation) in enumerate(pairs):
             if not continuation:
                 raise ValueError("an empty continuation has no likelihood")
+            for piece in self.chunks(context, continuation):
+                pieces.append(piece)
+                owner.append(i)
+        totals, greedy = [0.0] * len(pairs), [True] * len(pairs)
+        for i, (ll, g) in zip(owner, self.score_pieces(pieces), strict=True):
+            totals[i] += ll
+            greedy[i] = greedy[i] and g
+        return list(zip(totals, greedy, strict=True))
+
+    def chunks(self, context, continuation):
+        """The pair itself if its continuation fits in the block (its
+        context then cut to fit), else pieces of half a block, each after
+        the half block of tokens before it: a continuation longer than the
+        block (a whole solution) is scored in parts."""
+        if len(continuation) <= self.block_size:
+            return [(context, continuation)]
+        size = self.block_size // 2
+        whole = [*context, *continuation]
+        start = len(context)
+        return [
+            (whole[max(0, s - size) : s], whole[s : s + size])
+            for s in range(start, len(whole), size)
+        ]
+
+    def score_pieces(self, pairs):
+        """score_ids for continuations that fit in the block."""
+        by_context = {}
+        for i, (context, _) in enumerate(pairs):
             by_context.setdefault(tuple(context), []).append(i)
         results = [None] * len(pairs)
         alone = [m[0] for m in by_context.values() if len(m) == 1]
-        for i, result in zip(alone, self.score_rows([pairs[i] for i in alone])):
+        scored = self.score_rows([pairs[i] for i in alone])
+        for i, result in zip(alone, scored, strict=True):
             results[i] = result
         for context, members in by_context.items():
             if len(members) == 1:
@@ -100,7 +139,9 @@ class LM:
         results = [None] * len(rows)
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            x = torch.zeros(len(batch), len(rows[batch[0]][0]), dtype=torch.long)
+            x = torch.zeros(
+                len(batch), len(rows[batch[0]][0]), dtype=torch.long
+            )
             for r, i in enumerate(batch):
                 x[r, : len(rows[i][0])] = torch.tensor(rows[i][0])
             logprobs = self.log_probs(x.to(self.device))
@@ -208,7 +249,9 @@ class LM:
                 stop_ids=list(stops) or None,
                 generator=generator,
             )
-            new = torch.cat(list(steps), dim=1).tolist() if max_new_tokens else []
+            new = (
+                torch.cat(list(steps), dim=1).tolist() if max_new_tokens else []
+            )
             out[k] = [_until(row, stops) for row in new] or [[]] * samples
         return out
 
@@ -390,7 +433,8 @@ def longest_common_ngram(items, train, min_n=8):
     # The stretches of train covered by hit n-grams.
     edges = np.flatnonzero(np.diff(np.concatenate([[0], hit, [0]])))
     stretches = [
-        train[a : b + min_n - 1] for a, b in zip(edges[::2], edges[1::2])
+        train[a : b + min_n - 1]
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
     ]
     if not stretches:
         return best
@@ -402,3 +446,203 @@ def longest_common_ngram(items, train, min_n=8):
         best[found] = grams.n
         grams.grow()
         covered.grow()
+
+
+# --- the book's tasks ----------------------------------------------------------
+
+MC_METRICS = ("acc", "acc_norm", "rank", "greedy")
+
+
+def task_scores(lm, name, docs):
+    """{metric: Score} of one task of data.benchmarks, on `docs`."""
+    groups = [d["group"] for d in docs]
+    if name in benchmarks.BITS_PER_BYTE:
+        items = bits_per_byte_items(lm, docs)
+        return {"bits_per_byte": bits_per_byte_score(items, groups)}
+    items = multiple_choice_items(lm, docs, benchmarks.DELIMITER[name])
+    return {m: mean_score(items[m], groups) for m in MC_METRICS}
+
+
+def instruction_items(lm, examples, answers=None):
+    """Per question of chapter 10's test set: the answer's exact, f1 and
+    correct (instruct.score; the model's own greedy answers unless
+    `answers` are given), and the reference response's log-likelihood
+    after the prompt, with its bytes: a graded signal even for a model
+    that never answers in the template."""
+    tokenizer = lm.tokenizer
+    if answers is None:
+        answers = [
+            instruct.answer(
+                lm.model, tokenizer, ex.instruction, device=lm.device
+            )
+            for ex in examples
+        ]
+    items = instruct.score(examples, answers)
+    pairs = []
+    for ex in examples:
+        ids, n_prompt = instruct.encode_example(
+            tokenizer, ex.instruction, ex.response
+        )
+        pairs.append((ids[:n_prompt], ids[n_prompt:]))
+    items["loglikelihood"] = np.array([ll for ll, _ in lm.score_ids(pairs)])
+    items["bytes"] = np.array(
+        [utf8_bytes(ex.response) for ex in examples], dtype=float
+    )
+    return items
+
+
+def humaneval_items(
+    lm, problems, samples=0, temperature=0.8, max_new_tokens=128, seed=0
+):
+    """Per HumanEval problem: the canonical solution's log-likelihood and
+    bytes after the prompt; with samples > 0, also the model's samples
+    (cut at humaneval.STOP), their verdicts, and how many passed."""
+    items = continuation_bits_per_byte_items(
+        lm,
+        [
+            {"query": p["prompt"], "target": p["canonical_solution"]}
+            for p in problems
+        ],
+    )
+    if not samples:
+        return items
+    prompts = [lm.encode(p["prompt"]) for p in problems]
+    new = lm.generate(
+        prompts,
+        max_new_tokens,
+        stop_ids=[lm.eot],
+        temperature=temperature,
+        samples=samples,
+        seed=seed,
+    )
+    completions = [
+        [humaneval.truncate(lm.tokenizer.decode(ids)) for ids in rows]
+        for rows in new
+    ]
+    pairs = [
+        (p, c) for p, cs in zip(problems, completions, strict=True) for c in cs
+    ]
+    verdicts = np.array(humaneval.check_all(pairs)).reshape(
+        len(problems), samples
+    )
+    items["completions"] = completions
+    items["verdicts"] = verdicts
+    items["passed"] = (verdicts == "passed").sum(axis=1)
+    return items
+
+
+def pass_at(items, k):
+    """The per-problem pass@k of humaneval_items' samples."""
+    samples = items["verdicts"].shape[1]
+    return humaneval.pass_at_k(samples, items["passed"], k)
+
+
+# --- the command line ----------------------------------------------------------
+
+USAGE = """examples:
+  python -m scratchllm.evaluate tasks --corpus build/artifacts/corpus \\
+      --out runs/tasks
+  python -m scratchllm.evaluate run --ckpt build/artifacts/model/ckpt.pt \\
+      --tokenizer build/artifacts/tokenizer/tokenizer.model \\
+      --tasks runs/tasks --humaneval-samples 10
+"""
+
+
+def _tasks(args):
+    tasks = benchmarks.build_tasks(args.corpus)
+    benchmarks.save_tasks(args.out, tasks)
+    for name, docs in tasks.items():
+        print(f"{args.out}/{name}.jsonl: {len(docs)} items")
+
+
+def _run(args):
+    model, tokenizer = load_model_and_tokenizer(
+        args.ckpt, args.tokenizer, args.device
+    )
+    if args.lora:
+        load_adapter(model, args.lora)
+    lm = LM(model, tokenizer, args.device)
+    tasks = benchmarks.load_tasks(args.tasks)
+    if args.only:
+        unknown = set(args.only) - set(tasks) - {"humaneval"}
+        if unknown:
+            raise ValueError(
+                f"no task {', '.join(sorted(unknown))} in {args.tasks}"
+            )
+        tasks = {k: v for k, v in tasks.items() if k in args.only}
+    results = {
+        name: task_scores(lm, name, docs) for name, docs in tasks.items()
+    }
+    if not args.only or "humaneval" in args.only:
+        problems = humaneval.problems()
+        items = humaneval_items(
+            lm, problems, args.humaneval_samples, seed=args.seed
+        )
+        groups = [p["task_id"] for p in problems]
+        results["humaneval"] = {
+            "bits_per_byte": bits_per_byte_score(items, groups)
+        }
+        for k in (1, 10, 100):
+            if k <= args.humaneval_samples:
+                scores = pass_at(items, k)
+                results["humaneval"][f"pass@{k}"] = mean_score(scores, groups)
+    for name, scores in results.items():
+        for metric, s in scores.items():
+            error = "" if s.stderr is None else f" ± {s.stderr:.4f}"
+            print(
+                f"{name:12} {metric:14} {s.value:8.4f}{error:10} "
+                f"[{s.low:.4f}, {s.high:.4f}]  n={s.n}"
+            )
+    if args.out:
+        data = {
+            task: {m: dataclasses.asdict(s) for m, s in scores.items()}
+            for task, scores in results.items()
+        }
+        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchllm.evaluate",
+        description="Score a checkpoint on the book's benchmarks.",
+        epilog=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    tasks = commands.add_parser(
+        "tasks", help="write the benchmarks of the held-out modules as JSONL"
+    )
+    tasks.add_argument("--corpus", required=True, type=existing)
+    tasks.add_argument("--out", required=True)
+    tasks.set_defaults(func=_tasks)
+    run = commands.add_parser("run", help="score a checkpoint on them")
+    run.add_argument("--ckpt", required=True, type=existing)
+    run.add_argument("--tokenizer", required=True, type=existing)
+    run.add_argument("--lora", type=existing, help="a LoRA adapter")
+    run.add_argument("--tasks", required=True, type=existing)
+    run.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help="comma-separated task names (humaneval among them)",
+    )
+    run.add_argument(
+        "--humaneval-samples",
+        type=at_least(0),
+        default=0,
+        help="samples per problem for pass@k (0: likelihoods only)",
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", type=device, default="cpu")
+    run.add_argument("--out", help="write the scores as JSON")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    run_command(parser, args.func, args)
+
+
+if __name__ == "__main__":
+    main()

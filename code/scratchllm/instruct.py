@@ -13,7 +13,6 @@ as ordinary text: a docstring that spells "<|end|>" stays text.
 
 import argparse
 import codecs
-import dataclasses
 import json
 import math
 import re
@@ -38,7 +37,6 @@ from scratchllm.data.instructions import (
 )
 from scratchllm.dataset import length_buckets
 from scratchllm.generate import EOT
-from scratchllm.io import atomic_write
 from scratchllm.sampling import stream
 from scratchllm.train import (
     configure_optimizer,
@@ -47,6 +45,7 @@ from scratchllm.train import (
     estimate_loss,
     load_model,
     reading_checkpoint,
+    save_model,
 )
 
 USER, ASSISTANT, END = "<|user|>", "<|assistant|>", "<|end|>"
@@ -408,11 +407,7 @@ def _train(args):
         lora.save_adapter(out / "adapter.pt", model)
         print(f"wrote {out / 'adapter.pt'}")
     else:
-        state = dict(
-            model_config=dataclasses.asdict(model.config),
-            model=model.state_dict(),
-        )
-        atomic_write(out / "ckpt.pt", lambda f: torch.save(state, f))
+        save_model(out / "ckpt.pt", model)
         print(f"wrote {out / 'ckpt.pt'}")
 
 

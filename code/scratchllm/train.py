@@ -386,6 +386,16 @@ def train(model, train_tokens, val_tokens, config, callback=None):
     return trainer.run(callback=callback)
 
 
+def save_model(path, model):
+    """The weights and shape of `model` alone, which load_model reads: a
+    snapshot or a fine-tuned model, without a trainer's state."""
+    state = dict(
+        model_config=dataclasses.asdict(model.config),
+        model=model.state_dict(),
+    )
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
 def load_model(path, device="cpu"):
     """The GPT saved in a checkpoint, in eval mode, on `device`."""
     state = torch.load(path, map_location="cpu", weights_only=True)

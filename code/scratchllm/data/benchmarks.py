@@ -1,8 +1,11 @@
 """Benchmarks made from the modules pretraining held out.
 
-Every item here comes from a module of the corpus's "heldout" split, which
-no model of the book trained on: its documentation pages, its code, its
-docstrings.  Each item is a plain dict, a line of a JSONL task file, in
+Every item here but one task's comes from a module of the corpus's
+"heldout" split, which no model of the book trained on: its documentation
+pages, its code, its docstrings.  The exception is chapter 9's test set,
+kept as that chapter measured it: its modules were held out of the
+classifier's training, not of pretraining (the contamination check of
+scratchllm.evaluate shows it).  Each item is a plain dict, a line of a JSONL task file, in
 the shapes scratchllm.evaluate scores (and lm-evaluation-harness reads):
 
 - bits per byte: {"text", "group"}: a document's opening, documentation
@@ -10,7 +13,9 @@ the shapes scratchllm.evaluate scores (and lm-evaluation-harness reads):
 - multiple choice: {"query", "choices", "gold", "group"}: which of four
   functions of one module a docstring describes ("doc_to_func"), which of
   four docstrings a function has ("func_to_doc"), which method a call in
-  the module's code names ("api_cloze", ten candidates).
+  the module's code names ("api_cloze", ten candidates), which chapter of
+  the Library Reference a passage is from ("classification": chapter 9's
+  test set, asked of a language model).
 
 "group" is the module: the items of one module are alike, and the
 intervals resample modules, not items.
@@ -22,9 +27,10 @@ import json
 import random
 from pathlib import Path
 
+from ..classify import build_dataset
 from . import sources
 from .corpus import read_split
-from .instructions import _short, _summary, documented
+from .instructions import _summary, documented
 
 DOC_CHARS = 4000  # each document's opening, cut at a line end
 CHOICES = 4  # functions or docstrings per question
@@ -33,9 +39,17 @@ PER_MODULE = 50  # questions at most per module and task
 CLOZE_CONTEXT = 800  # characters of code before the call
 
 BITS_PER_BYTE = ("docs", "code")
-MULTIPLE_CHOICE = ("doc_to_func", "func_to_doc", "api_cloze")
+MULTIPLE_CHOICE = ("doc_to_func", "func_to_doc", "api_cloze", "classification")
 # What separates a query from its choice (lm-eval's target_delimiter).
-DELIMITER = {"doc_to_func": " ", "func_to_doc": "", "api_cloze": ""}
+DELIMITER = {
+    "doc_to_func": " ",
+    "func_to_doc": "",
+    "api_cloze": "",
+    "classification": " ",
+}
+CHAPTER_QUESTION = (
+    "\n\nThis passage is from the chapter of the Library Reference:"
+)
 SOURCES = {"docs": "python-docs", "code": "stdlib-code"}
 
 
@@ -129,7 +143,11 @@ def function_questions(stdlib_root, groups):
             docs = rng.sample(summaries, CHOICES - 1)
             tasks["func_to_doc"].append(
                 _question(
-                    f'{header}\n    """', summary, docs, group, ("func_to_doc", name)
+                    f'{header}\n    """',
+                    summary,
+                    docs,
+                    group,
+                    ("func_to_doc", name),
                 )
             )
     return {name: _capped(items, name) for name, items in tasks.items()}
@@ -174,7 +192,9 @@ def cloze_questions(documents):
         for offset, name in calls:
             start = source.rfind("\n", 0, max(0, offset - CLOZE_CONTEXT)) + 1
             rng = _rng("cloze", doc["group"], offset)
-            others = rng.sample([n for n in names if n != name], CLOZE_CHOICES - 1)
+            others = rng.sample(
+                [n for n in names if n != name], CLOZE_CHOICES - 1
+            )
             items.append(
                 _question(
                     source[start:offset],
@@ -187,7 +207,22 @@ def cloze_questions(documents):
     return _capped(items, "api_cloze")
 
 
-def build_tasks(corpus, stdlib_root=None):
+def classification_questions(corpus, doc_root=None):
+    """Chapter 9's test passages as questions for a language model: the
+    passage, then which chapter it is from, every label a choice."""
+    splits, labels = build_dataset(corpus, doc_root)
+    return [
+        {
+            "query": p.text + CHAPTER_QUESTION,
+            "choices": list(labels),
+            "gold": p.label,
+            "group": p.module,
+        }
+        for p in splits["test"]
+    ]
+
+
+def build_tasks(corpus, stdlib_root=None, doc_root=None):
     """{task name: items}: the bits-per-byte documents and the
     multiple-choice questions, all from the corpus's held-out modules."""
     corpus = Path(corpus)
@@ -203,6 +238,7 @@ def build_tasks(corpus, stdlib_root=None):
         **texts,
         **function_questions(root, groups),
         "api_cloze": cloze_questions(code),
+        "classification": classification_questions(corpus, doc_root),
     }
 
 

@@ -1,0 +1,81 @@
+"""scripts/gpu_evaluate.py, end to end on the CPU with --smoke: random
+pretraining tokens, a few items of each task, two HumanEval problems, and
+the JSON file the evaluation chapter reads (provenance, the tasks' digest,
+per-item results of both networks, HumanEval's counts and kept samples)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchllm.data import benchmarks
+from scratchllm.dataset import write_tokens
+from scratchllm.tokenizer import BPETokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gpu_evaluate  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TASKS = {
+    "docs": [{"text": "Return the value.\nA queue.", "group": "queue"}],
+    "code": [{"text": "def f(x):\n    return x + 1\n", "group": "json"}],
+    "doc_to_func": [
+        {
+            "query": "# Put an item.\ndef",
+            "choices": ["put():", "get(block=True):"],
+            "gold": 0,
+            "group": "queue",
+        }
+    ],
+    "api_cloze": [{"query": "q", "choices": [".put", ".get_nowait"], "gold": 1, "group": "queue"}],
+}
+
+
+def test_gpu_evaluate_smoke_run(tmp_path):
+    benchmarks.save_tasks(tmp_path / "tasks", TASKS)
+    text = "\n".join(json.dumps(d) for docs in TASKS.values() for d in docs)
+    tokenizer = BPETokenizer().train(text * 20, 300)
+    tokenizer.save(tmp_path / "tokenizer.model")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6000), ("val", 1500), ("test", 800)):
+        write_tokens(tmp_path / f"{split}.bin", rng.integers(0, 256, n), tokenizer.vocab_size)
+    out = tmp_path / "out" / "gpu_evaluate.json"
+    cmd = [sys.executable, str(ROOT / "scripts" / "gpu_evaluate.py")]
+    cmd += ["--tokens", str(tmp_path), "--tokenizer", str(tmp_path / "tokenizer.model")]
+    cmd += ["--tasks", str(tmp_path / "tasks"), "--out", str(out), "--smoke", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {out}" in proc.stdout
+    data = json.loads(out.read_text())
+
+    prov = data["provenance"]
+    assert {"command", "device", "date_utc", "wall_time_s", "torch"} <= set(prov)
+    assert prov["smoke"] is True
+    assert data["tasks"]["digest"] == gpu_evaluate.tasks_digest(tmp_path / "tasks")
+    assert data["tasks"]["counts"] == {k: len(v) for k, v in TASKS.items()}
+    assert set(data["models"]) == {"untrained", "pretrained"}
+    for model in data["models"].values():
+        assert set(model["tasks"]) == set(TASKS)
+        assert len(model["tasks"]["docs"]["loglikelihood"]) == 1
+        assert model["tasks"]["docs"]["loglikelihood"][0] < 0
+        assert len(model["tasks"]["api_cloze"]["acc"]) == 1
+    human = data["models"]["pretrained"]["humaneval"]
+    assert human["samples"] == 2 and len(human["passed"]) == 2
+    assert sum(human["verdicts"].values()) == 4
+    assert [len(c["completions"]) for c in human["check"]] == [2, 2]
+
+
+def test_tasks_digest_sees_a_changed_item(tmp_path):
+    benchmarks.save_tasks(tmp_path, TASKS)
+    before = gpu_evaluate.tasks_digest(tmp_path)
+    changed = {**TASKS, "docs": [{"text": "Return the value!", "group": "queue"}]}
+    benchmarks.save_tasks(tmp_path, changed)
+    assert gpu_evaluate.tasks_digest(tmp_path) != before
