@@ -35,13 +35,13 @@ cache lies under a temporary directory.
 import json
 import logging
 
+import lm_eval.api.model
+import lm_eval.utils
 import numpy as np
 import pytest
 import torch
 import yaml
 
-import lm_eval.api.model
-import lm_eval.utils
 from scratchllm import evaluate
 from scratchllm.config import GPTConfig
 from scratchllm.model import GPT
@@ -50,6 +50,7 @@ from scratchllm.tokenizer.bpe import BPETokenizer
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BLOCK_SIZE = 32
+WRAPPERS = ("delegating", "reference")
 
 QUERIES = [
     "Question: what is the capital of France?\nAnswer:",
@@ -91,8 +92,7 @@ TEXTS = [
     "The quick brown fox jumps over the lazy dog. " * 4,
     "Le café était fermé, alors nous sommes allés à la boulangerie près "
     "de l'église. Là, une vieille dame nous a offert des crêpes.",
-    "中文文本：我们今天去公园散步，天气很好，阳光明媚。孩子们在草地上玩耍，"
-    "老人们在树下下棋。",
+    "中文文本：我们今天去公园散步，天气很好，阳光明媚。孩子们在草地上玩耍，老人们在树下下棋。",
     "Short.",
     "Emoji everywhere 🙂🙃😀 and more 🚀🌍✨ then plain text again, "
     "long enough to need a second window of tokens.",
@@ -335,9 +335,6 @@ def tasks(tmp_path_factory, ours, reference):
     return docs, results
 
 
-WRAPPERS = ("delegating", "reference")
-
-
 def samples(results, name):
     """lm-eval's per-doc records of task `name`, in doc order."""
     return sorted(results["samples"][name], key=lambda s: s["doc_id"])
@@ -377,7 +374,9 @@ def crosses(reference, context, continuation):
 
 
 def test_encode_pair_is_lm_evals(ours, reference):
-    pairs = [(q, d + c) for q, cs in zip(QUERIES, CHOICES) for c in cs for d in (" ", "")]
+    pairs = [
+        (q, d + c) for q, cs in zip(QUERIES, CHOICES, strict=True) for c in cs for d in (" ", "")
+    ]
     # The harness comparison below is exact only where no merge crosses.
     assert not any(crosses(reference, c, x) for c, x in pairs)
     pairs += [("trailing spaces   ", "x"), ("line\n", "next"), ("Tabs\t", "and")]

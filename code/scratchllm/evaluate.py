@@ -108,9 +108,12 @@ class LM:
 
     def score_pieces(self, pairs):
         """score_ids for continuations that fit in the block."""
+        # Grouped by the context as it will be read, cut to fit with its
+        # own continuation: a request's score never depends on the others.
         by_context = {}
-        for i, (context, _) in enumerate(pairs):
-            by_context.setdefault(tuple(context), []).append(i)
+        for i, (context, continuation) in enumerate(pairs):
+            keep = self.block_size + 1 - len(continuation)
+            by_context.setdefault(tuple(context[-keep:]), []).append(i)
         results = [None] * len(pairs)
         alone = [m[0] for m in by_context.values() if len(m) == 1]
         scored = self.score_rows([pairs[i] for i in alone])
