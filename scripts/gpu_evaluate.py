@@ -5,14 +5,16 @@ chapter's GPU model (chapter 11).
         --out .gpu_in/tasks
     python3 scripts/gpu_evaluate.py --tokens build/artifacts/tokens \
         --tokenizer build/artifacts/tokenizer/tokenizer.model \
-        --tasks .gpu_in/tasks --out OUT/gpu_evaluate.json
+        --tasks .gpu_in/tasks --examples .gpu_in/instructions.jsonl \
+        --out OUT/gpu_evaluate.json
 
 One process, one JSON file rewritten after every part:
 
 1. Pretraining, as scripts/gpu_classify.py does it (gpu_pretrain's
    largest size, best-validation weights kept).
 2. The untrained network of that shape (its seed's weights) and the
-   pretrained one, on every task of the folder: the per-item results
+   pretrained one, on every task of the folder and on the reference
+   responses of chapter 10's test questions: the per-item results
    (log-likelihoods and bytes, or acc, acc_norm, rank, greedy), so that
    the chapter computes every score and interval itself.
 3. HumanEval: the canonical solutions' log-likelihoods, then --samples
@@ -25,7 +27,6 @@ One process, one JSON file rewritten after every part:
 """
 
 import argparse
-import hashlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -43,7 +44,7 @@ import gpu_classify  # noqa: E402
 
 from scratchllm import evaluate, humaneval  # noqa: E402
 from scratchllm.cli import load_tokenizer  # noqa: E402
-from scratchllm.data import benchmarks  # noqa: E402
+from scratchllm.data import benchmarks, instructions  # noqa: E402
 from scratchllm.train import make_model  # noqa: E402
 
 WHAT = "scripts/gpu_evaluate.py: chapter 11's benchmarks on the GPU model"
@@ -57,6 +58,7 @@ def parse_args(argv=None):
     p.add_argument("--tokens", required=True, help="dir with train.bin, val.bin, test.bin")
     p.add_argument("--tokenizer", required=True, help="tokenizer.model")
     p.add_argument("--tasks", required=True, help="python -m scratchllm.evaluate tasks' folder")
+    p.add_argument("--examples", required=True, help="instructions.save_examples' file")
     p.add_argument("--out", required=True, help="the JSON file to write")
     p.add_argument("--pretrain-seconds", type=float, default=90)
     p.add_argument("--samples", type=int, default=100, help="HumanEval samples a problem")
@@ -64,15 +66,6 @@ def parse_args(argv=None):
     p.add_argument("--smoke", action="store_true", help="tiny settings, to test on a CPU")
     p.add_argument("--git-commit", default=None, help="for a copy without git history")
     return p.parse_args(argv)
-
-
-def tasks_digest(folder):
-    """sha256 of the task files, by name: the chapter checks it against
-    the tasks it builds."""
-    h = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def as_lists(items):
@@ -120,13 +113,15 @@ def main(argv=None):
     report = Report(args.out, WHAT, device, 0, args.git_commit, smoke=args.smoke)
     tasks = benchmarks.load_tasks(args.tasks)
     report.data["tasks"] = dict(
-        digest=tasks_digest(args.tasks), counts={k: len(v) for k, v in tasks.items()}
+        digest=benchmarks.digest(tasks), counts={k: len(v) for k, v in tasks.items()}
     )
+    test = instructions.load_examples(args.examples)["test"]
+    report.data["examples"] = dict(file=args.examples, digest=instructions.digest({"test": test}))
     problems = humaneval.problems()
     samples = args.samples
     if args.smoke:  # a few items of every task, two problems, two samples
         tasks = {k: v[:4] for k, v in tasks.items()}
-        problems, samples = problems[:2], 2
+        test, problems, samples = test[:4], problems[:2], 2
     record, model = gpu_classify.pretrain(args, device)
     report.data["pretraining"] = record
     report.write()
@@ -135,7 +130,10 @@ def main(argv=None):
     report.data["models"] = {}
     for name, net in (("untrained", untrained), ("pretrained", model)):
         lm = evaluate.LM(net, tokenizer, str(device))
-        report.data["models"][name] = dict(tasks=task_items(lm, tasks))
+        report.data["models"][name] = dict(
+            tasks=task_items(lm, tasks),
+            instructions=as_lists(evaluate.instruction_items(lm, test)),
+        )
         report.write()
         print(f"{name}: tasks scored", flush=True)
     lm = evaluate.LM(model, tokenizer, str(device))

@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchllm.data import benchmarks
+from scratchllm.data import benchmarks, instructions
+from scratchllm.data.instructions import Example
 from scratchllm.dataset import write_tokens
 from scratchllm.tokenizer import BPETokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import gpu_evaluate  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -37,6 +35,17 @@ TASKS = {
     "api_cloze": [{"query": "q", "choices": [".put", ".get_nowait"], "gold": 1, "group": "queue"}],
 }
 
+QUESTIONS = [
+    Example(
+        kind="summary",
+        group="queue",
+        name=f"queue.{n}",
+        instruction=f"What does `queue.{n}` do?",
+        response=f"Return the {n}.",
+    )
+    for n in ("put", "get", "join", "task_done", "qsize")
+]
+
 
 def test_gpu_evaluate_smoke_run(tmp_path):
     benchmarks.save_tasks(tmp_path / "tasks", TASKS)
@@ -49,7 +58,10 @@ def test_gpu_evaluate_smoke_run(tmp_path):
     out = tmp_path / "out" / "gpu_evaluate.json"
     cmd = [sys.executable, str(ROOT / "scripts" / "gpu_evaluate.py")]
     cmd += ["--tokens", str(tmp_path), "--tokenizer", str(tmp_path / "tokenizer.model")]
-    cmd += ["--tasks", str(tmp_path / "tasks"), "--out", str(out), "--smoke", "--device", "cpu"]
+    examples = tmp_path / "instructions.jsonl"
+    instructions.save_examples(examples, {"train": [], "val": [], "test": QUESTIONS})
+    cmd += ["--tasks", str(tmp_path / "tasks"), "--examples", str(examples)]
+    cmd += ["--out", str(out), "--smoke", "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -59,14 +71,16 @@ def test_gpu_evaluate_smoke_run(tmp_path):
     prov = data["provenance"]
     assert {"command", "device", "date_utc", "wall_time_s", "torch"} <= set(prov)
     assert prov["smoke"] is True
-    assert data["tasks"]["digest"] == gpu_evaluate.tasks_digest(tmp_path / "tasks")
+    assert data["tasks"]["digest"] == benchmarks.digest(TASKS)
     assert data["tasks"]["counts"] == {k: len(v) for k, v in TASKS.items()}
+    assert data["examples"]["digest"] == instructions.digest({"test": QUESTIONS})
     assert set(data["models"]) == {"untrained", "pretrained"}
     for model in data["models"].values():
         assert set(model["tasks"]) == set(TASKS)
         assert len(model["tasks"]["docs"]["loglikelihood"]) == 1
         assert model["tasks"]["docs"]["loglikelihood"][0] < 0
         assert len(model["tasks"]["api_cloze"]["acc"]) == 1
+        assert len(model["instructions"]["loglikelihood"]) == 4
     human = data["models"]["pretrained"]["humaneval"]
     assert human["samples"] == 2 and len(human["passed"]) == 2
     assert sum(human["verdicts"].values()) == 4
@@ -75,7 +89,6 @@ def test_gpu_evaluate_smoke_run(tmp_path):
 
 def test_tasks_digest_sees_a_changed_item(tmp_path):
     benchmarks.save_tasks(tmp_path, TASKS)
-    before = gpu_evaluate.tasks_digest(tmp_path)
+    assert benchmarks.digest(benchmarks.load_tasks(tmp_path)) == benchmarks.digest(TASKS)
     changed = {**TASKS, "docs": [{"text": "Return the value!", "group": "queue"}]}
-    benchmarks.save_tasks(tmp_path, changed)
-    assert gpu_evaluate.tasks_digest(tmp_path) != before
+    assert benchmarks.digest(changed) != benchmarks.digest(TASKS)

@@ -337,6 +337,73 @@ def continuation_bits_per_byte_items(lm, docs):
     }
 
 
+# --- baselines that give bits per byte a meaning ------------------------------
+
+
+def compressed_bits_per_byte(docs, compress):
+    """Bits per byte of the documents' texts, joined, after `compress`
+    (zlib.compress, lzma.compress): a general-purpose compressor's figure,
+    which learns from nothing but the text itself."""
+    data = "".join(doc["text"] for doc in docs).encode("utf-8")
+    return 8 * len(compress(data)) / len(data)
+
+
+class BigramModel:
+    """Counts of token pairs in the training split: a bigram model,
+    interpolated with the unigram (Jelinek and Mercer, 1980), whose
+    weight is fitted on held-out tokens; order=1 asks the unigram alone.
+    Both are smoothed by adding one to every count, so that no token has
+    probability zero."""
+
+    def __init__(self, tokens, vocab_size):
+        t = np.asarray(tokens, dtype=np.int64)
+        self.vocab_size = vocab_size
+        self.unigram = (np.bincount(t, minlength=vocab_size) + 1.0) / (
+            len(t) + vocab_size
+        )
+        pairs = np.bincount(
+            t[:-1] * vocab_size + t[1:], minlength=vocab_size**2
+        )
+        self.pairs = pairs.reshape(vocab_size, vocab_size).astype(np.float32)
+        self.totals = self.pairs.sum(axis=1)
+        self.weight = 0.5
+
+    def fit(self, tokens):
+        """Choose the bigram's weight, in steps of 0.05, that gives
+        `tokens` the highest likelihood."""
+        grid = np.linspace(0.05, 0.95, 19)
+        scores = [self._loglikelihood(tokens, w) for w in grid]
+        self.weight = float(grid[int(np.argmax(scores))])
+        return self
+
+    def _loglikelihood(self, ids, weight):
+        ids = np.asarray(ids, dtype=np.int64)
+        prev, nxt = ids[:-1], ids[1:]
+        seen = np.maximum(self.totals[prev], 1.0)
+        p = weight * self.pairs[prev, nxt] / seen
+        p += (1 - weight) * self.unigram[nxt]
+        return float(np.log(self.unigram[ids[0]]) + np.log(p).sum())
+
+    def loglikelihood(self, ids, order=2):
+        """log p(ids), in nats."""
+        if order == 1:
+            return float(np.log(self.unigram[np.asarray(ids)]).sum())
+        return self._loglikelihood(ids, self.weight)
+
+    def bits_per_byte_items(self, tokenizer, docs, order=2):
+        """bits_per_byte_items, for this model."""
+        texts = [doc["text"] for doc in docs]
+        return {
+            "loglikelihood": np.array(
+                [
+                    self.loglikelihood(tokenizer.encode_ordinary(t), order)
+                    for t in texts
+                ]
+            ),
+            "bytes": np.array([utf8_bytes(t) for t in texts], dtype=float),
+        }
+
+
 # --- summaries, with their uncertainty -----------------------------------------
 
 
@@ -467,26 +534,18 @@ def task_scores(lm, name, docs):
 
 
 def instruction_items(lm, examples, answers=None):
-    """Per question of chapter 10's test set: the answer's exact, f1 and
-    correct (instruct.score; the model's own greedy answers unless
-    `answers` are given), and the reference response's log-likelihood
-    after the prompt, with its bytes: a graded signal even for a model
-    that never answers in the template."""
-    tokenizer = lm.tokenizer
-    if answers is None:
-        answers = [
-            instruct.answer(
-                lm.model, tokenizer, ex.instruction, device=lm.device
-            )
-            for ex in examples
-        ]
-    items = instruct.score(examples, answers)
+    """Per question of chapter 10's test set: the reference response's
+    log-likelihood after the prompt (through <|end|>) and its bytes, a
+    graded signal even for a model that never answers in the template;
+    with `answers` (the model's, from instruct.answer), also their exact,
+    f1 and correct (instruct.score, which runs doctests)."""
     pairs = []
     for ex in examples:
         ids, n_prompt = instruct.encode_example(
-            tokenizer, ex.instruction, ex.response
+            lm.tokenizer, ex.instruction, ex.response
         )
         pairs.append((ids[:n_prompt], ids[n_prompt:]))
+    items = {} if answers is None else instruct.score(examples, answers)
     items["loglikelihood"] = np.array([ll for ll, _ in lm.score_ids(pairs)])
     items["bytes"] = np.array(
         [utf8_bytes(ex.response) for ex in examples], dtype=float

@@ -36,7 +36,8 @@ DOC_CHARS = 4000  # each document's opening, cut at a line end
 CHOICES = 4  # functions or docstrings per question
 CLOZE_CHOICES = 10  # candidate names per call
 PER_MODULE = 50  # questions at most per module and task
-CLOZE_CONTEXT = 800  # characters of code before the call
+CLOZE_PER_MODULE = 30  # calls at most per module: each reads its context
+CLOZE_CONTEXT = 400  # characters of code before the call
 
 BITS_PER_BYTE = ("docs", "code")
 MULTIPLE_CHOICE = ("doc_to_func", "func_to_doc", "api_cloze", "classification")
@@ -87,16 +88,16 @@ def _question(query, gold, others, group, key):
     return {"query": query, "choices": choices, "gold": at, "group": group}
 
 
-def _capped(items, key):
-    """At most PER_MODULE items per module, drawn by key."""
+def _capped(items, key, cap=PER_MODULE):
+    """At most `cap` items per module, drawn by key."""
     by_module = {}
     for item in items:
         by_module.setdefault(item["group"], []).append(item)
     kept = []
     for group in sorted(by_module):
         found = by_module[group]
-        if len(found) > PER_MODULE:
-            found = _rng(key, group).sample(found, PER_MODULE)
+        if len(found) > cap:
+            found = _rng(key, group).sample(found, cap)
         kept.extend(found)
     return kept
 
@@ -204,7 +205,7 @@ def cloze_questions(documents):
                     ("cloze", doc["group"], offset),
                 )
             )
-    return _capped(items, "api_cloze")
+    return _capped(items, "api_cloze", CLOZE_PER_MODULE)
 
 
 def classification_questions(corpus, doc_root=None):
@@ -242,13 +243,25 @@ def build_tasks(corpus, stdlib_root=None, doc_root=None):
     }
 
 
+def _jsonl(items):
+    return "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+
+
 def save_tasks(folder, tasks):
     """One JSONL file per task: folder/<name>.jsonl."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, items in tasks.items():
-        lines = (json.dumps(item, ensure_ascii=False) for item in items)
-        (folder / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+        (folder / f"{name}.jsonl").write_text(_jsonl(items))
+
+
+def digest(tasks):
+    """sha256 of the tasks as save_tasks writes them, by name: a GPU run's
+    file names the tasks it scored."""
+    h = hashlib.sha256()
+    for name in sorted(tasks):
+        h.update(name.encode() + b"\0" + _jsonl(tasks[name]).encode())
+    return h.hexdigest()
 
 
 def load_tasks(folder):
