@@ -17,8 +17,9 @@ One process, one JSON file rewritten after every part:
    responses of chapter 10's test questions: the per-item results
    (log-likelihoods and bytes, or acc, acc_norm, rank, greedy), so that
    the chapter computes every score and interval itself.
-3. HumanEval: the canonical solutions' log-likelihoods, then --samples
-   samples a problem at temperature 0.8, run in the sandbox of
+3. HumanEval: the canonical solutions' log-likelihoods (both networks),
+   then, of the pretrained one, --samples samples a problem at
+   temperature 0.8, run in the sandbox of
    scratchllm.humaneval; the file keeps each problem's count of passes
    and, for the chapter to run again on the CPU, the samples and verdicts
    of the first CHECK_PROBLEMS problems.
@@ -133,11 +134,12 @@ def main(argv=None):
         report.data["models"][name] = dict(
             tasks=task_items(lm, tasks),
             instructions=as_lists(evaluate.instruction_items(lm, test)),
+            humaneval=as_lists(evaluate.humaneval_items(lm, problems)),
         )
         report.write()
         print(f"{name}: tasks scored", flush=True)
     lm = evaluate.LM(model, tokenizer, str(device))
-    report.data["models"]["pretrained"]["humaneval"] = humaneval_part(lm, problems, samples)
+    report.data["models"]["pretrained"]["humaneval"] |= humaneval_part(lm, problems, samples)
     report.write()
     print(f"wrote {args.out} after {report.data['provenance']['wall_time_s']:.0f} s")
 

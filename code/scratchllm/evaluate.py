@@ -47,9 +47,15 @@ class LM:
         self.device = device
         self.block_size = model.config.block_size
         self.eot = tokenizer.special_tokens[EOT]
+        self._encoded = {}
 
     def encode(self, text):
-        return self.tokenizer.encode(text, allowed_special="none")
+        # A question's context is encoded once, not once per choice.
+        if text not in self._encoded:
+            self._encoded[text] = self.tokenizer.encode(
+                text, allowed_special="none"
+            )
+        return list(self._encoded[text])
 
     def encode_pair(self, context, continuation):
         """(context ids, continuation ids), as the harness splits them:
@@ -147,10 +153,10 @@ class LM:
             )
             for r, i in enumerate(batch):
                 x[r, : len(rows[i][0])] = torch.tensor(rows[i][0])
-            logprobs = self.log_probs(x.to(self.device))
+            hidden = self.model.hidden_states(x.to(self.device))
             for r, i in enumerate(batch):
                 inputs, n = rows[i]
-                span = logprobs[r, len(inputs) - n : len(inputs)]
+                span = self.log_probs(hidden[r, len(inputs) - n : len(inputs)])
                 results[i] = _scored(span, pairs[i][1])
         return results
 
@@ -167,7 +173,8 @@ class LM:
             )
         cache = KVCache(self.model.config.n_layer)
         x = torch.tensor([context[-keep:]], device=self.device)
-        first = self.log_probs(x, cache)[:, -1:]  # predicts each first token
+        # The context's last position predicts each first token.
+        first = self.log_probs(self.model.hidden_states(x, cache)[:, -1:])
         rows = len(continuations)
         for layer in cache.layers:  # one copy of the context per row
             layer.k = layer.k.expand(rows, -1, -1, -1)
@@ -177,7 +184,9 @@ class LM:
             x = torch.zeros(rows, longest - 1, dtype=torch.long)
             for r, c in enumerate(continuations):
                 x[r, : len(c) - 1] = torch.tensor(c[:-1])
-            rest = self.log_probs(x.to(self.device), cache)
+            rest = self.log_probs(
+                self.model.hidden_states(x.to(self.device), cache)
+            )
             logprobs = torch.cat([logprobs, rest], dim=1)
         # The padding after a continuation is never read.
         return [
@@ -185,9 +194,10 @@ class LM:
             for r, c in enumerate(continuations)
         ]
 
-    def log_probs(self, idx, cache=None):
-        """Log-probabilities of the next token at each position of idx."""
-        logits, _ = self.model(idx, cache=cache)
+    def log_probs(self, hidden):
+        """Log-probabilities of the next token from final hidden states:
+        the output layer runs only where a prediction is read."""
+        logits = self.model.lm_head(hidden)
         return F.log_softmax(logits.float(), dim=-1).cpu()
 
     def loglikelihood(self, requests):
@@ -309,7 +319,7 @@ def multiple_choice_items(lm, docs, delimiter=" "):
         spans.append((len(requests), len(doc["choices"])))
         requests += [(doc["query"], delimiter + c) for c in doc["choices"]]
     scored = lm.loglikelihood(requests)
-    acc, acc_norm, rank, greedy = [], [], [], []
+    acc, acc_norm, rank, greedy, choice = [], [], [], [], []
     for doc, (start, n) in zip(docs, spans, strict=True):
         lls = np.array([ll for ll, _ in scored[start : start + n]])
         lengths = np.array([float(len(c)) for c in doc["choices"]])
@@ -318,11 +328,13 @@ def multiple_choice_items(lm, docs, delimiter=" "):
         acc_norm.append(float(np.argmax(lls / lengths) == gold))
         rank.append(1.0 + float((lls > lls[gold]).sum()))
         greedy.append(float(scored[start + gold][1]))
+        choice.append(float(np.argmax(lls)))
     return {
         "acc": np.array(acc),
         "acc_norm": np.array(acc_norm),
         "rank": np.array(rank),
         "greedy": np.array(greedy),
+        "choice": np.array(choice),
     }
 
 
@@ -352,8 +364,9 @@ class BigramModel:
     """Counts of token pairs in the training split: a bigram model,
     interpolated with the unigram (Jelinek and Mercer, 1980), whose
     weight is fitted on held-out tokens; order=1 asks the unigram alone.
-    Both are smoothed by adding one to every count, so that no token has
-    probability zero."""
+    The unigram adds one to every count, so that no token has probability
+    zero; after a token that training never saw followed, the bigram's
+    place is taken by the unigram."""
 
     def __init__(self, tokens, vocab_size):
         t = np.asarray(tokens, dtype=np.int64)
@@ -379,9 +392,14 @@ class BigramModel:
     def _loglikelihood(self, ids, weight):
         ids = np.asarray(ids, dtype=np.int64)
         prev, nxt = ids[:-1], ids[1:]
-        seen = np.maximum(self.totals[prev], 1.0)
-        p = weight * self.pairs[prev, nxt] / seen
-        p += (1 - weight) * self.unigram[nxt]
+        seen = self.totals[prev]
+        # After a token never followed in training: the unigram alone.
+        bigram = np.where(
+            seen > 0,
+            self.pairs[prev, nxt] / np.maximum(seen, 1.0),
+            self.unigram[nxt],
+        )
+        p = weight * bigram + (1 - weight) * self.unigram[nxt]
         return float(np.log(self.unigram[ids[0]]) + np.log(p).sum())
 
     def loglikelihood(self, ids, order=2):
@@ -625,6 +643,9 @@ def _run(args):
         load_adapter(model, args.lora)
     lm = LM(model, tokenizer, args.device)
     tasks = benchmarks.load_tasks(args.tasks)
+    known = {*benchmarks.BITS_PER_BYTE, *benchmarks.MULTIPLE_CHOICE}
+    for name in sorted(set(tasks) - known):
+        raise ValueError(f"{args.tasks}/{name}.jsonl is no task of this book")
     if args.only:
         unknown = set(args.only) - set(tasks) - {"humaneval"}
         if unknown:

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -93,7 +94,9 @@ def check(problem, completion, timeout=3.0):
         # Most samples of a small model do not even compile: those fail
         # here, without the cost of starting a process.  (NUL bytes raise
         # ValueError; too deep nesting RecursionError or MemoryError.)
-        compile(source, "program.py", "exec", dont_inherit=True)
+        with warnings.catch_warnings():  # a sample's odd literals: not ours
+            warnings.simplefilter("ignore")
+            compile(source, "program.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "syntax error"
     with tempfile.TemporaryDirectory() as cwd:

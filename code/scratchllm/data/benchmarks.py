@@ -25,6 +25,7 @@ import ast
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 from ..classify import build_dataset
@@ -38,6 +39,7 @@ CLOZE_CHOICES = 10  # candidate names per call
 PER_MODULE = 50  # questions at most per module and task
 CLOZE_PER_MODULE = 30  # calls at most per module: each reads its context
 CLOZE_CONTEXT = 400  # characters of code before the call
+PASSAGES_PER_MODULE = 20  # chapter 9's test passages asked, per module
 
 BITS_PER_BYTE = ("docs", "code")
 MULTIPLE_CHOICE = ("doc_to_func", "func_to_doc", "api_cloze", "classification")
@@ -125,9 +127,16 @@ def function_questions(stdlib_root, groups):
     tasks = {"doc_to_func": [], "func_to_doc": []}
     for group, entries in sorted(_functions(stdlib_root, groups).items()):
         for name, header, summary in entries:
-            # Wrong choices differ from the right one in what is shown.
-            headers = sorted({e[1] for e in entries} - {header})
-            summaries = sorted({e[2] for e in entries} - {summary})
+            # No wrong choice may fit the query as well as the right one:
+            # another function with the same summary, or the same header.
+            headers = sorted(
+                {e[1] for e in entries}
+                - {e[1] for e in entries if e[2] == summary}
+            )
+            summaries = sorted(
+                {e[2] for e in entries}
+                - {e[2] for e in entries if e[1] == header}
+            )
             if min(len(headers), len(summaries)) < CHOICES - 1:
                 continue
             rng = _rng("functions", name)
@@ -158,15 +167,20 @@ def _calls(source):
     """(offset of the dot, name) of each attribute call `x.name(...)` in
     the source, in order; the offset counts characters."""
     tree = ast.parse(source)
+    # ast's lines end at \n, \r\n or \r only (str.splitlines also ends
+    # them at a form feed), and its columns count UTF-8 bytes.
+    lines = re.split(r"(?<=\n)|(?<=\r)(?!\n)", source)
     starts = [0]
-    for line in source.splitlines(keepends=True):
+    for line in lines:
         starts.append(starts[-1] + len(line))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             attr = node.func
             # The name ends where the attribute does; both on one line.
-            end = starts[attr.end_lineno - 1] + attr.end_col_offset
+            line = lines[attr.end_lineno - 1].encode()
+            column = len(line[: attr.end_col_offset].decode())
+            end = starts[attr.end_lineno - 1] + column
             dot = end - len(attr.attr) - 1
             if source[dot:end] == "." + attr.attr:
                 found.append((dot, attr.attr))
@@ -212,7 +226,7 @@ def classification_questions(corpus, doc_root=None):
     """Chapter 9's test passages as questions for a language model: the
     passage, then which chapter it is from, every label a choice."""
     splits, labels = build_dataset(corpus, doc_root)
-    return [
+    items = [
         {
             "query": p.text + CHAPTER_QUESTION,
             "choices": list(labels),
@@ -221,6 +235,7 @@ def classification_questions(corpus, doc_root=None):
         }
         for p in splits["test"]
     ]
+    return _capped(items, "classification", PASSAGES_PER_MODULE)
 
 
 def build_tasks(corpus, stdlib_root=None, doc_root=None):
