@@ -246,11 +246,14 @@ class LM:
         before the first of stop_ids.  A prompt's samples are one batch
         (rows of one length: no padding); each prompt has its own
         generator, seeded by seed and its index, so a result does not
-        depend on the prompts asked with it."""
+        depend on the prompts asked with it.  A prompt is cut on the left
+        so that it and its sample fit in the block: the KV cache then
+        serves every step, and no token of the sample slides out of view."""
         stops = set(stop_ids or [])
+        keep = max(1, self.block_size - max_new_tokens)
         out = [None] * len(prompts)
         for k, prompt in enumerate(prompts):
-            prompt = list(prompt)[-self.block_size :]
+            prompt = list(prompt)[-keep:]
             idx = torch.tensor([prompt] * samples, device=self.device)
             generator = torch.Generator(device=self.device)
             generator.manual_seed(seed + k)
