@@ -12,18 +12,17 @@ def plot_scores_against_loss(loss, panels):
     lines, chance), where lines maps a label to one score per snapshot and
     chance (or None) is drawn as a dashed line: the score of a guess.
     """
-    fig, axes = figure(height_ratio=0.36, ncols=len(panels))
+    fig, axes = figure(height_ratio=0.5, ncols=len(panels))
     colors = [PALETTE[c] for c in ("blue", "orange", "green", "red")]
     for ax, (title, lines, chance) in zip(axes, panels, strict=True):
         for color, (label, values) in zip(colors, lines.items(), strict=False):
-            ax.plot(loss, values, marker="o", markersize=2.5, linewidth=1,
-                    color=color, label=label)
+            ax.plot(loss, values, marker="o", markersize=2.5, linewidth=1, color=color, label=label)
         if chance is not None:
-            ax.axhline(chance, color=PALETTE["gray"], linestyle="--",
-                       linewidth=0.7, label="guess")
+            ax.axhline(chance, color=PALETTE["gray"], linestyle="--", linewidth=0.7, label="guess")
         ax.invert_xaxis()
         ax.set_title(title)
         ax.set_xlabel("validation loss")
-        ax.legend(frameon=False, loc="best")
+        # Below the panel: a small panel has no empty corner to spare.
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.38))
     fig.tight_layout()
     return fig
