@@ -85,14 +85,17 @@ def task_items(lm, tasks):
     return found
 
 
-def humaneval_part(lm, problems, samples):
-    items = evaluate.humaneval_items(lm, problems, samples, TEMPERATURE, MAX_NEW_TOKENS, seed=0)
-    return dict(
-        samples=samples,
+def humaneval_record(items, problems):
+    """What the file keeps of humaneval_items: the canonical solutions'
+    likelihoods and, where there are samples, their counts and the first
+    problems' samples."""
+    record = dict(loglikelihood=items["loglikelihood"].tolist(), bytes=items["bytes"].tolist())
+    if "verdicts" not in items:
+        return record
+    return record | dict(
+        samples=items["verdicts"].shape[1],
         temperature=TEMPERATURE,
         max_new_tokens=MAX_NEW_TOKENS,
-        loglikelihood=items["loglikelihood"].tolist(),
-        bytes=items["bytes"].tolist(),
         passed=items["passed"].tolist(),
         verdicts=dict(Counter(items["verdicts"].ravel().tolist())),
         check=[
@@ -134,13 +137,15 @@ def main(argv=None):
         report.data["models"][name] = dict(
             tasks=task_items(lm, tasks),
             instructions=as_lists(evaluate.instruction_items(lm, test)),
-            humaneval=as_lists(evaluate.humaneval_items(lm, problems)),
         )
         report.write()
         print(f"{name}: tasks scored", flush=True)
-    lm = evaluate.LM(model, tokenizer, str(device))
-    report.data["models"]["pretrained"]["humaneval"] |= humaneval_part(lm, problems, samples)
-    report.write()
+        # Samples of the pretrained network only: the untrained one's
+        # would be noise, and cost the most.
+        n = samples if name == "pretrained" else 0
+        items = evaluate.humaneval_items(lm, problems, n, TEMPERATURE, MAX_NEW_TOKENS, seed=0)
+        report.data["models"][name]["humaneval"] = humaneval_record(items, problems)
+        report.write()
     print(f"wrote {args.out} after {report.data['provenance']['wall_time_s']:.0f} s")
 
 

@@ -32,7 +32,7 @@ from .data import benchmarks
 from .generate import load_model_and_tokenizer
 from .lora import load_adapter
 from .sampling import KVCache, stream
-from .stats import bootstrap_means, interval
+from .stats import bootstrap_means, cluster_resamples, interval
 from .train import device
 
 EOT = "<|endoftext|>"
@@ -162,17 +162,11 @@ class LM:
 
     @torch.no_grad()
     def score_continuations(self, context, continuations):
-        """score_ids for one context; the context is cut on the left so
-        that it and the longest continuation fit in block_size."""
+        """score_ids for one context, already cut (score_pieces) so that
+        it and each continuation fit in block_size."""
         longest = max(len(c) for c in continuations)
-        keep = self.block_size + 1 - longest
-        if keep < 1:
-            raise ValueError(
-                f"a continuation of {longest} tokens does not fit in "
-                f"block_size {self.block_size}"
-            )
         cache = KVCache(self.model.config.n_layer)
-        x = torch.tensor([context[-keep:]], device=self.device)
+        x = torch.tensor([context], device=self.device)
         # The context's last position predicts each first token.
         first = self.log_probs(self.model.hidden_states(x, cache)[:, -1:])
         rows = len(continuations)
@@ -451,16 +445,10 @@ def mean_score(values, groups, resamples=1000, seed=0):
 
 def bits_per_byte_score(items, groups, resamples=1000, seed=0):
     """bits_per_byte of `items`, with its interval over groups."""
-    values = []
-    groups = np.asarray(groups)
-    rows = {g: np.flatnonzero(groups == g) for g in sorted(set(groups))}
-    names = sorted(rows)
-    rng = np.random.default_rng(seed)
-    for _ in range(resamples):
-        drawn = np.concatenate(
-            [rows[names[i]] for i in rng.integers(len(names), size=len(names))]
-        )
-        values.append(bits_per_byte({k: v[drawn] for k, v in items.items()}))
+    values = [
+        bits_per_byte({k: v[rows] for k, v in items.items()})
+        for rows in cluster_resamples(groups, resamples, seed)
+    ]
     n = len(items["bytes"])
     return Score(bits_per_byte(items), None, *interval(values), n)
 

@@ -72,8 +72,12 @@ def _opening(text, budget=DOC_CHARS):
 def heldout_documents(corpus):
     """{"docs": [...], "code": [...]}: the openings of the held-out
     documentation pages and code files."""
+    return _openings(read_split(corpus, "heldout"))
+
+
+def _openings(documents):
     found = {name: [] for name in BITS_PER_BYTE}
-    for doc in read_split(corpus, "heldout"):
+    for doc in documents:
         for name, source in SOURCES.items():
             if doc["source"] == source:
                 found[name].append(
@@ -242,11 +246,12 @@ def build_tasks(corpus, stdlib_root=None, doc_root=None):
     """{task name: items}: the bits-per-byte documents and the
     multiple-choice questions, all from the corpus's held-out modules."""
     corpus = Path(corpus)
-    texts = heldout_documents(corpus)
+    documents = list(read_split(corpus, "heldout"))
+    texts = _openings(documents)
     groups = {d["group"] for docs in texts.values() for d in docs}
     code = [
         {"text": doc["text"], "group": doc["group"]}
-        for doc in read_split(corpus, "heldout")
+        for doc in documents
         if doc["source"] == SOURCES["code"]
     ]
     root = stdlib_root or sources.stdlib_root()
