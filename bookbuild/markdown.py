@@ -101,6 +101,20 @@ def escape_caption(text: str) -> str:
     return "".join(part if index % 2 else escape(part) for index, part in enumerate(parts))
 
 
+def short_caption(text: str) -> str:
+    """The List of Figures' entry for a caption of several sentences: its
+    first sentence, escaped; "" when the caption is one sentence."""
+    # A sentence ends at . ! or ? before a space and a capital, outside math.
+    parts = re.split(r"(\$(?=\S)[^$]*?(?<=\S)\$(?!\d))", text)
+    done = 0
+    for index, part in enumerate(parts):
+        if not index % 2 and (end := re.search(r"[.!?](?=\s+[A-Z(])", part)):
+            first = text[: done + end.end()]
+            return escape_caption(first) if first.strip() != text.strip() else ""
+        done += len(part)
+    return ""
+
+
 @dataclass
 class Converted:
     cells: dict[int, str]  # cell index -> LaTeX

@@ -213,6 +213,7 @@ def _exporter(templates: Path):
     exporter.register_filter("book_highlight", listings.highlight)
     exporter.register_filter("book_escape", markdown.escape)
     exporter.register_filter("book_caption", markdown.escape_caption)
+    exporter.register_filter("book_short_caption", markdown.short_caption)
     return exporter
 
 

@@ -718,3 +718,15 @@ def test_box_titles_are_markdown(chapter_path):
         "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\_\\allowbreak{}x} "
         "\\emph{bound}}" in tex
     )
+
+
+def test_a_caption_of_several_sentences_lists_its_first_in_the_list_of_figures():
+    from bookbuild.markdown import short_caption
+
+    assert short_caption("Loss by step. The dashed line is $x. Y$ at 50%.") == "Loss by step."
+    assert short_caption("Weights for $q. K$ and more. Each row sums to one.") == (
+        "Weights for $q. K$ and more."
+    )
+    assert short_caption("One sentence only, 50% of it.") == ""
+    assert short_caption("Ends with a period.") == ""
+    assert short_caption("Costs & gains. Second one.") == r"Costs \& gains."
