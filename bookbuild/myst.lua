@@ -148,16 +148,24 @@ end
 local ESCAPES = { ["\\"] = "\\textbackslash{}", ["{"] = "\\{", ["}"] = "\\}",
   ["$"] = "\\$", ["&"] = "\\&", ["#"] = "\\#", ["^"] = "\\textasciicircum{}",
   ["_"] = "\\_", ["%"] = "\\%", ["~"] = "\\textasciitilde{}" }
-local BREAK_AFTER = { ["."] = true, ["_"] = true, ["/"] = true, ["("] = true, [","] = true }
+local BREAK_BEFORE = { ["."] = true, ["_"] = true }
+local BREAK_AFTER = { ["/"] = true, ["("] = true, [","] = true }
 
--- Inline code may break after . _ / ( , so that long dotted names such as
--- torch.nn.functional.scaled_dot_product_attention never run into the margin.
+-- Inline code may break before . and _ and after / ( , so that long dotted
+-- names such as torch.nn.functional.scaled_dot_product_attention never run
+-- into the margin; a line that starts with . or _ shows the name goes on
+-- (the Chicago Manual's rule for breaking URLs and code).
 local function code_latex(text)
-  local out = {}
+  local out, previous = {}, nil
   for _, cp in utf8.codes(text) do
     local ch = utf8.char(cp)
+    -- Not inside a run such as __init__'s "__" or "..".
+    if BREAK_BEFORE[ch] and previous and not BREAK_BEFORE[previous] then
+      table.insert(out, "\\allowbreak{}")
+    end
     table.insert(out, ESCAPES[ch] or ch)
     if BREAK_AFTER[ch] then table.insert(out, "\\allowbreak{}") end
+    previous = ch
   end
   return "\\texttt{" .. table.concat(out) .. "}"
 end

@@ -653,7 +653,7 @@ def test_sphinx_code_roles_and_small_roles(chapter_path):
         "{kbd}`Ctrl+C`, {py:func}`np.mean`, H{sub}`2`O, {math}`x^2`, "
         "{abbr}`LLM (large language model)`\n",
     ).cells[0]
-    assert "\\texttt{Ctrl+C}" in tex and "\\texttt{np.\\allowbreak{}mean}" in tex
+    assert "\\texttt{Ctrl+C}" in tex and "\\texttt{np\\allowbreak{}.mean}" in tex
     assert (
         "\\textsubscript{2}" in tex and "\\(x^2\\)" in tex and "LLM (large language model)" in tex
     )
@@ -705,7 +705,7 @@ def test_target_on_heading_with_hash_in_text_and_closing_sequence(chapter_path):
 def test_admonition_title_is_markdown(chapter_path):
     tex = convert(chapter_path, ":::{admonition} The `f_x` *call* and $n$\nBody.\n:::\n").cells[0]
     assert (
-        "\\begin{bookadmonition}{admonition}{The \\texttt{f\\_\\allowbreak{}x} "
+        "\\begin{bookadmonition}{admonition}{The \\texttt{f\\allowbreak{}\\_x} "
         "\\emph{call} and \\(n\\)}"
     ) in tex
 
@@ -715,7 +715,7 @@ def test_box_titles_are_markdown(chapter_path):
         chapter_path, ":::{prf:theorem} The `f_x` *bound*\n:label: thm-b\nT.\n:::\n"
     ).cells[0]
     assert (
-        "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\_\\allowbreak{}x} "
+        "\\begin{bookprf-theorem}[label={thm-b}]{The \\texttt{f\\allowbreak{}\\_x} "
         "\\emph{bound}}" in tex
     )
 
@@ -730,3 +730,9 @@ def test_a_caption_of_several_sentences_lists_its_first_in_the_list_of_figures()
     assert short_caption("One sentence only, 50% of it.") == ""
     assert short_caption("Ends with a period.") == ""
     assert short_caption("Costs & gains. Second one.") == r"Costs \& gains."
+
+
+def test_inline_code_breaks_before_dots_and_underscores_never_inside_a_run(chapter_path):
+    tex = convert(chapter_path, "`a.__init__` and `x/y`\n").cells[0]
+    assert "\\texttt{a\\allowbreak{}.\\_\\_init\\allowbreak{}\\_\\_}" in tex
+    assert "\\texttt{x/\\allowbreak{}y}" in tex
