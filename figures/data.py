@@ -85,9 +85,10 @@ def plot_lsh_curve(bands, rows, threshold):
     ax.annotate(
         f"threshold {threshold:g}: P = {at_threshold:.2f}",
         xy=(threshold, at_threshold),
-        xytext=(-8, 6),
+        # Below and right of the point: the legend fills the upper left.
+        xytext=(8, -14),
         textcoords="offset points",
-        ha="right",
+        ha="left",
         fontsize=7.5,
     )
     ax.set_xlim(0, 1)
