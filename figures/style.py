@@ -23,8 +23,14 @@ def use_house_style():
     """Set matplotlib's defaults so every figure in the book looks alike."""
     mpl.rcParams.update(
         {
-            "font.family": "sans-serif",
-            "font.sans-serif": ["DejaVu Sans"],
+            # The body's and the TikZ diagrams' font (TeX Live's TeX Gyre
+            # Pagella), so a figure's labels read like the text around it.
+            "font.family": "serif",
+            "font.serif": ["TeX Gyre Pagella", "DejaVu Serif"],
+            "mathtext.fontset": "custom",
+            "mathtext.rm": "TeX Gyre Pagella",
+            "mathtext.it": "TeX Gyre Pagella:italic",
+            "mathtext.bf": "TeX Gyre Pagella:bold",
             "font.size": 8,
             "axes.titlesize": 9,
             "axes.labelsize": 8,
