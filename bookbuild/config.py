@@ -28,13 +28,14 @@ class Chapter:
     path: Path
     part: str | None
     appendix: bool
-    number: str  # "3", or "A" for an appendix
+    number: str  # "3", "A" for an appendix, "" for front matter (unnumbered)
     video: str | None = None
     uses: list[str] = field(default_factory=list)
     produces: list[str] = field(default_factory=list)
     data: list[Path] = field(default_factory=list)
     timeout: int = 600
     where: str = ""  # book.yml:line of its entry, for errors about the entry
+    front: bool = False  # front matter (a preface): before Part I, unnumbered
 
     @property
     def label(self) -> str:
@@ -224,33 +225,43 @@ def _explain(error):
 
 
 def _entries(meta: dict):
-    """(entry, its keys in book.yml, part title, appendix?) for every chapter, in book order."""
+    """(entry, its keys in book.yml, part title, matter) for every chapter, in
+    book order; matter is "front", "main" or "appendix"."""
+    for index, entry in enumerate(meta.get("front") or []):
+        yield entry, ("front", index), None, "front"
     for index, entry in enumerate(meta.get("chapters") or []):
-        yield entry, ("chapters", index), None, False
+        yield entry, ("chapters", index), None, "main"
     for p, part in enumerate(meta.get("parts") or []):
         for index, entry in enumerate(part.get("chapters") or []):
-            yield entry, ("parts", p, "chapters", index), part.get("title"), False
+            yield entry, ("parts", p, "chapters", index), part.get("title"), "main"
     for index, entry in enumerate(meta.get("appendices") or []):
-        yield entry, ("appendices", index), None, True
+        yield entry, ("appendices", index), None, "appendix"
+
+
+def _number(matter: str, count: int) -> str:
+    """Chapters are numbered 1, 2, ...; appendices A, B, ...; front matter not at all."""
+    return {"front": "", "main": str(count), "appendix": chr(ord("A") + count - 1)}[matter]
 
 
 def _chapters(doc: _Document, book_dir: Path, timeout: int) -> list[Chapter]:
     chapters = []
-    counts = {False: 0, True: 0}  # chapters are numbered 1, 2, ...; appendices A, B, ...
-    for entry, keys, part, appendix in _entries(doc.data):
-        counts[appendix] += 1
-        number = chr(ord("A") + counts[True] - 1) if appendix else str(counts[False])
-        chapters.append(_chapter(doc, entry, keys, book_dir, part, appendix, number, timeout))
+    counts = {"front": 0, "main": 0, "appendix": 0}
+    for entry, keys, part, matter in _entries(doc.data):
+        counts[matter] += 1
+        number = _number(matter, counts[matter])
+        chapters.append(_chapter(doc, entry, keys, book_dir, part, matter, number, timeout))
     if not chapters:
-        listed = next((k for k in ("chapters", "parts", "appendices") if k in doc.data), "title")
+        listed = next(
+            (k for k in ("front", "chapters", "parts", "appendices") if k in doc.data), "title"
+        )
         raise BookError(
-            "book.yml lists no chapters (under 'chapters', 'parts' or 'appendices')",
+            "book.yml lists no chapters (under 'front', 'chapters', 'parts' or 'appendices')",
             where=doc.where(listed),
         )
     return chapters
 
 
-def _chapter(doc, entry, keys, book_dir, part, appendix, number, timeout) -> Chapter:
+def _chapter(doc, entry, keys, book_dir, part, matter, number, timeout) -> Chapter:
     if isinstance(entry, str):
         entry = {"file": entry}
     name = entry["file"]
@@ -271,7 +282,8 @@ def _chapter(doc, entry, keys, book_dir, part, appendix, number, timeout) -> Cha
         id=path.stem,
         path=path,
         part=part,
-        appendix=appendix,
+        appendix=matter == "appendix",
+        front=matter == "front",
         number=number,
         video=entry.get("video"),
         uses=entry.get("uses", []),

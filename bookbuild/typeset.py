@@ -175,6 +175,9 @@ def _environment(templates: Path):
 
 
 def _ordinal(chapter: Chapter) -> int:
+    """The chapter counter's value in the chapter; 0 for unnumbered front matter."""
+    if chapter.front:
+        return 0
     return ord(chapter.number) - ord("A") + 1 if chapter.appendix else int(chapter.number)
 
 
@@ -194,9 +197,10 @@ def write_main(
     def entry(r: Rendered) -> dict:
         return {"tex": r.tex.name, "appendix": r.chapter.appendix, "ordinal": _ordinal(r.chapter)}
 
+    front = [entry(r) for r in rendered if r.chapter.front]
     parts: list[dict] = []
     for r in rendered:
-        if r.chapter.appendix:
+        if r.chapter.appendix or r.chapter.front:
             continue
         if not parts or parts[-1]["title"] != r.chapter.part:
             parts.append({"title": r.chapter.part, "chapters": []})
@@ -218,6 +222,7 @@ def write_main(
                 book.repository,
                 str(book.bibliography or ""),
             ],
+            "front": front,
             "parts": parts,
             "appendices": appendices,
             "only": only,
@@ -249,6 +254,7 @@ def write_main(
                 edition=escape(book.edition),
                 repository=book.repository,
                 bibliography=book.bibliography.resolve().as_posix() if book.bibliography else "",
+                front=front,
                 parts=parts,
                 appendices=appendices,
                 pygments=listings.style_definitions(),

@@ -385,6 +385,38 @@ BAD_BOOKS = [
         id="entry-without-file",
     ),
     pytest.param("- title: T  # <-\n", [], "book.yml must be a mapping", id="not-a-mapping"),
+    # front matter: the same entries, and the same errors, as chapters
+    pytest.param(
+        "title: T\nfront: preface.md  # <-\nchapters: [a.md]\n",
+        ["a.md", "preface.md"],
+        "'front' must be a list",
+        id="front-type",
+    ),
+    pytest.param(
+        "title: T\nfront:\n  - file: preface.md\n    vidoe: https://v.example  # <-\n"
+        "chapters: [a.md]\n",
+        ["a.md", "preface.md"],
+        "unknown key 'vidoe' (did you mean 'video'?)",
+        id="unknown-front-key",
+    ),
+    pytest.param(
+        "title: T\nfront:\n  - [preface.md]  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "each entry of 'front' must be a string or a mapping",
+        id="front-entry-type",
+    ),
+    pytest.param(
+        "title: T\nfront:\n  - file: preface.md  # <-\nchapters: [a.md]\n",
+        ["a.md"],
+        "chapter file 'preface.md' not found",
+        id="missing-front-file",
+    ),
+    pytest.param(
+        "title: T\nfront: [a.md]\nchapters:\n  - a.md  # <-\n",
+        ["a.md"],
+        "two chapters share the name 'a'",
+        id="front-and-chapter-share-a-file",
+    ),
     pytest.param(
         "title: T\nparts:\n  - chapters: [a.md]\nchapters: [b.md]  # <-\n",
         ["a.md", "b.md"],
@@ -510,6 +542,41 @@ def test_a_book_without_parts(tmp_path):
     assert book.chapters[1].where == f"{book.source}:4"
 
 
+def test_front_matter_comes_first_unnumbered_and_executes_like_a_chapter(tmp_path):
+    book = config.load(
+        write_book(
+            tmp_path,
+            """\
+        title: T
+        front:
+          - file: preface.md
+            uses: [model]
+          - foreword.md
+        parts:
+          - title: P
+            chapters:
+              - file: one.md
+                produces: [model]
+              - two.md
+        appendices: [app.md]
+        """,
+            ["preface.md", "foreword.md", "one.md", "two.md", "app.md"],
+        )
+    )
+    got = [(c.id, c.number, c.part, c.front, c.appendix) for c in book.chapters]
+    assert got == [
+        ("preface", "", None, True, False),
+        ("foreword", "", None, True, False),
+        ("one", "1", "P", False, False),  # numbering starts at the first real chapter
+        ("two", "2", "P", False, False),
+        ("app", "A", None, False, True),
+    ]
+    preface = book.chapter("preface")
+    assert preface.where == f"{book.source}:3"
+    # it may use an artifact: it then runs after the chapter producing it
+    assert [c.id for c in config.producers_of(book, preface)] == ["one"]
+
+
 def test_empty_sections_and_dates_as_text(tmp_path):
     book = config.load(
         write_book(
@@ -527,6 +594,7 @@ def test_empty_sections_and_dates_as_text(tmp_path):
           - title: Written
             chapters: [a.md]
         appendices:
+        front:
         """,
             ["a.md"],
         )
