@@ -15,6 +15,11 @@ MAX_ANNOTATED_TOKENS = 12
 MIN_ANNOTATED_CELL_IN = 0.3
 MIN_SLANTED_CELL_IN = 0.2  # narrower cells get upright key labels
 MAX_HEADS_PER_ROW = 4
+# Token labels are set at this size (points), and a grid of heads uses fewer
+# panels per row until a cell is at least this wide (inches), so that upright
+# labels of neighbouring keys do not run into each other.
+TOKEN_FONTSIZE = 7
+MIN_LABELLED_CELL_IN = 0.12
 
 
 def _to_numpy(weights):
@@ -62,10 +67,10 @@ def plot_attention_heads(weights, tokens, title=None):
     if w.ndim != 3 or w.shape[1:] != (T, T) or w.shape[0] == 0:
         raise ValueError(f"weights have shape {w.shape}, expected (n_head, {T}, {T})")
     n_head = w.shape[0]
-    nrows = math.ceil(n_head / MAX_HEADS_PER_ROW)
+    per_row = _heads_per_row(n_head, T)
+    nrows = math.ceil(n_head / per_row)
     ncols = math.ceil(n_head / nrows)  # balanced rows: 6 heads are 2 x 3, not 4 + 2
-    # Square panels in the width left by the token labels and the colour bar.
-    panel = (TEXT_WIDTH_IN - 1.2) / max(ncols, 2)
+    panel = _panel_in(ncols)
     fig, axes = plt.subplots(
         nrows,
         ncols,
@@ -82,7 +87,12 @@ def plot_attention_heads(weights, tokens, title=None):
         col = h % ncols
         bottom = h + ncols >= n_head  # no panel below this one
         _label_tokens(
-            ax, tokens, x=bottom, y=col == 0, fontsize=6, upright=cell < MIN_SLANTED_CELL_IN
+            ax,
+            tokens,
+            x=bottom,
+            y=col == 0,
+            fontsize=TOKEN_FONTSIZE,
+            upright=cell < MIN_SLANTED_CELL_IN,
         )
         ax.set_title(f"head {h}", fontsize=8, pad=3)
     fig.supxlabel("key (attended to)", fontsize=8)
@@ -98,6 +108,30 @@ def plot_attention_heads(weights, tokens, title=None):
         shrink=min(1.0, 0.5 + 0.25 * nrows),
     )
     return fig
+
+
+def _panel_in(ncols):
+    """Width of a square panel (inches) when ncols share the text block,
+    less the room of the token labels and the colour bar."""
+    return (TEXT_WIDTH_IN - 1.2) / max(ncols, 2)
+
+
+def _heads_per_row(n_head, T):
+    """The most panels per row (up to MAX_HEADS_PER_ROW) whose cells are
+    still wide enough for a token label each."""
+    for per_row in range(min(n_head, MAX_HEADS_PER_ROW), 1, -1):
+        if _panel_in(per_row) / T >= MIN_LABELLED_CELL_IN:
+            return per_row
+    return 1
+
+
+def visible(token):
+    """A token as a tick label: a token of white space alone shows its
+    characters (a space as an open box, a line break as a return arrow),
+    where the plain text would leave an empty label."""
+    if token.strip():
+        return token
+    return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5")
 
 
 def _heatmap(ax, w, annotate):
@@ -134,6 +168,7 @@ def _label_tokens(ax, tokens, x=True, y=True, fontsize=None, upright=False):
     are too narrow for slanted labels), queries along y; an axis with x or y
     False keeps its ticks but shows no labels."""
     T = len(tokens)
+    tokens = [visible(t) for t in tokens]
     ax.set_xticks(
         range(T),
         labels=tokens if x else [],

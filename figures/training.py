@@ -35,7 +35,9 @@ def plot_lr_schedule(steps, lrs, warmup_steps=None):
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate")
     ax.set_ylim(bottom=0)
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    # Each tick in full ("0.004"), not scaled by an offset printed at the
+    # top of the axis, which reads as a stray label.
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}"))
     return fig
 
 
@@ -48,7 +50,12 @@ def _curves(history):
 
 
 def plot_loss_curves(
-    history, tokens_per_step=None, reference=None, reference_label=None, log_x=False
+    history,
+    tokens_per_step=None,
+    reference=None,
+    reference_label=None,
+    log_x=False,
+    epoch_steps=None,
 ):
     """Train loss (a thin line, every record) and validation loss (dots on a
     line, every evaluation) of one run.
@@ -57,7 +64,9 @@ def plot_loss_curves(
     instead of steps.  reference: a loss drawn as a dashed horizontal line
     (say ln V, the loss of a uniform guess), labelled reference_label.
     log_x: a logarithmic step (or token) axis, which shows the early drop
-    and the late progress in one plot.
+    and the late progress in one plot.  epoch_steps: the steps of one pass
+    over the training split; the end of each pass within the run is marked
+    by a dotted line, where the model starts to see text it has seen.
     """
     train, val = _curves(history)
     if not train:
@@ -85,6 +94,21 @@ def plot_loss_curves(
         ax.axhline(
             reference, color=PALETTE["gray"], linestyle="--", linewidth=0.8, label=reference_label
         )
+    if epoch_steps:
+        last = train[-1][0]
+        for k in range(1, int(last / epoch_steps) + 1):
+            x = k * epoch_steps * scale
+            ax.axvline(x, color=PALETTE["gray"], linestyle=":", linewidth=0.8)
+            ax.annotate(
+                f"end of epoch {k}",
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -3),
+                textcoords="offset points",
+                fontsize=7,
+                color=PALETTE["gray"],
+                va="top",
+            )
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel("optimizer step" if tokens_per_step is None else "training tokens (millions)")

@@ -77,6 +77,16 @@ def test_loss_curves_count_tokens_and_draw_the_reference():
     assert "ln V" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def test_loss_curves_mark_the_end_of_each_epoch_within_the_run():
+    fig = plot_loss_curves(HISTORY, tokens_per_step=100_000, epoch_steps=15)
+    ax = fig.axes[0]
+    marks = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert [line.get_xdata()[0] for line in marks] == pytest.approx([1.5, 3.0])
+    assert [t.get_text() for t in ax.texts] == ["end of epoch 1", "end of epoch 2"]
+    plain = plot_loss_curves(HISTORY, epoch_steps=100)  # the run ends first
+    assert not plain.axes[0].texts
+
+
 def test_loss_curves_reject_an_empty_history():
     with pytest.raises(ValueError):
         plot_loss_curves([])

@@ -117,7 +117,7 @@ def rotate_half(x):
 
 
 class RotaryEmbedding(nn.Module):
-    """Rotary position embedding (RoPE; Su et al., 2021), as used by Llama.
+    """Rotary position embedding (RoPE; Su et al., 2024), as used by Llama.
 
     Instead of adding a position vector to the input, RoPE rotates each query
     and key inside attention: pair j of channels at position m turns by the
@@ -127,7 +127,7 @@ class RotaryEmbedding(nn.Module):
 
         <RoPE(q, m), RoPE(k, n)> = <q, R(n - m) k>
 
-    depends on the positions only through their offset m - n: attention sees
+    depends on the positions only through their offset n - m: attention sees
     relative position, though each token was given its absolute one.
     """
 
