@@ -10,6 +10,7 @@ from scratchllm.config import GPTConfig
 from scratchllm.sampling import (
     KVCache,
     generate,
+    next_token_probs,
     sample_next,
     stream,
     top_k_filter,
@@ -88,6 +89,29 @@ def test_top_p_samples_only_from_the_nucleus():
     probs = torch.tensor([[0.05, 0.5, 0.15, 0.3]]).expand(500, 4)
     ids = sample_next(probs.log(), top_p=0.7, generator=seeded())
     assert set(ids.flatten().tolist()) == {1, 3}
+
+
+@pytest.mark.parametrize(
+    "rule", [dict(temperature=0.7), dict(temperature=1.5, top_k=5), dict(top_p=0.8)]
+)
+def test_next_token_probs_is_the_distribution_sample_next_draws_from(rule):
+    logits = random_logits("cpu", B=4)
+    probs = next_token_probs(logits, **rule)
+    assert torch.allclose(probs.sum(-1), torch.ones(4))
+    assert torch.equal(
+        sample_next(logits, generator=seeded(7), **rule),
+        torch.multinomial(probs, 1, generator=seeded(7)),
+    )
+
+
+def test_next_token_probs_sharpen_below_one_and_cut_to_the_filters():
+    logits = random_logits("cpu", B=4)
+    greedy = next_token_probs(logits, temperature=0)
+    assert torch.equal(greedy.argmax(-1), logits.argmax(-1)) and (greedy.max(-1).values == 1).all()
+    top = logits.argmax(-1, keepdim=True)
+    p_cold, p_warm = (next_token_probs(logits, t).gather(-1, top) for t in (0.5, 2.0))
+    assert (p_cold > p_warm).all()  # a lower temperature puts more on the likeliest
+    assert ((next_token_probs(logits, top_k=3) > 0).sum(-1) == 3).all()
 
 
 # --- the KV cache ----------------------------------------------------------------

@@ -47,24 +47,36 @@ def top_p_filter(logits, p):
     return logits.masked_fill(drop, float("-inf"))
 
 
-def sample_next(
-    logits, temperature=1.0, top_k=None, top_p=None, generator=None
-):
-    """Choose one token per row of logits (B, vocab_size) -> ids (B, 1).
+def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
+    """The distribution sample_next draws from: logits (B, vocab_size) ->
+    probabilities (B, vocab_size), float32.
 
-    temperature == 0 takes the most likely token (greedy decoding).
-    Otherwise the logits are divided by temperature (below 1: sharper,
-    above 1: flatter), cut by top_k and then top_p, and the softmax sampled
-    with `generator` (a torch.Generator: the same seed, the same text).
+    temperature == 0 puts all the probability on the most likely token
+    (greedy decoding).  Otherwise the logits are divided by temperature
+    (below 1: sharper, above 1: flatter), cut by top_k and then top_p, and
+    turned into probabilities by the softmax.
     """
     if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)
+        best = logits.argmax(dim=-1, keepdim=True)
+        return torch.zeros_like(logits, dtype=torch.float32).scatter(-1, best, 1.0)
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:
         logits = top_p_filter(logits, top_p)
-    probs = F.softmax(logits.float(), dim=-1)
+    return F.softmax(logits.float(), dim=-1)
+
+
+def sample_next(
+    logits, temperature=1.0, top_k=None, top_p=None, generator=None
+):
+    """Choose one token per row of logits (B, vocab_size) -> ids (B, 1),
+    drawn from next_token_probs with `generator` (a torch.Generator: the
+    same seed, the same text); temperature == 0 takes the most likely.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = next_token_probs(logits, temperature, top_k, top_p)
     if generator is not None and generator.device != probs.device:
         # A generator draws on its own device (torch.Generator(): the CPU);
         # the same seed then gives the same text on the CPU and a GPU.
