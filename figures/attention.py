@@ -19,7 +19,7 @@ MAX_HEADS_PER_ROW = 4
 # panels per row until a cell is at least this wide (inches), so that upright
 # labels of neighbouring keys do not run into each other.
 TOKEN_FONTSIZE = 7
-MIN_LABELLED_CELL_IN = 0.12
+MIN_LABELLED_CELL_IN = 0.1
 
 
 def _to_numpy(weights):
