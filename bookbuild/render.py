@@ -231,7 +231,13 @@ def render_key(
             "executed": memo.file(executed_path),
             "templates": {p.name: memo.file(p) for p in sorted(templates.glob("*.j2"))},
             "builder": {p.name: memo.file(p) for p in BUILDER_FILES},
-            "chapter": [chapter.number, chapter.video, chapter.part, chapter.appendix],
+            "chapter": [
+                chapter.number,
+                chapter.video,
+                chapter.part,
+                chapter.appendix,
+                chapter.front,
+            ],
             "book": [book.repository, book.branch],
         }
     )
@@ -358,6 +364,7 @@ def _convert(book: Book, chapter: Chapter, source_nb, executed_nb, layout: Layou
             "title_plain": markdown.escape(inline.substitute(title, title_values, markdown=False)),
             "label": chapter.label,
             "appendix": chapter.appendix,
+            "front": chapter.front,
             "source": chapter.path.name,
             "source_url": book.source_url(chapter.path),
             "video": chapter.video,

@@ -74,7 +74,9 @@ def write_book(root: Path) -> Path:
     (book / "book.yml").write_text(BOOK_YML)
     (book / "preface.md").write_text(PREFACE)
     (book / "one.md").write_text(ONE)
-    (book / "two.md").write_text("# The second chapter\n\nSECOND-CHAPTER-MARK\n")
+    (book / "two.md").write_text(
+        "# The second chapter\n\nSECOND-CHAPTER-MARK, as the {ref}`ch-preface` says.\n"
+    )
     (book / "app.md").write_text("# An appendix\n\nAPPENDIX-MARK\n")
     return book
 
@@ -156,6 +158,8 @@ def test_a_preface_executes_and_is_typeset_unnumbered_in_roman_pages(tmp_path):
     assert not re.search(r"\d\s*Preface", pages[preface])
     assert re.search(r"(?m)^What you need", pages[preface])
     assert re.search(r"(?m)^1\s*The first chapter", pages[first])
+    # a reference to it shows its title, as it has no number
+    assert "SECOND-CHAPTER-MARK, as the Preface says." in "".join(pages)
     # in the contents: Preface (roman page) before Part I and chapter 1
     contents = next(t for t in pages if "Contents" in t)
     at = positions(contents, "Preface", "Basics", "The first chapter", "An appendix")
