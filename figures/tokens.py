@@ -66,10 +66,16 @@ def plot_bytes_per_token(vocab_sizes, bytes_per_token, highlight=None):
 
 
 def plot_positions(matrix, max_channels=None):
-    """Heatmap of a (positions, channels) position-encoding matrix: row =
-    position, column = channel, on a diverging map centred on zero (the
-    sinusoids swing between -1 and 1).  ``max_channels`` keeps only the first
-    columns, where the fast sinusoids are.  Returns the matplotlib Figure.
+    """Heatmaps of a (positions, channels) sinusoidal table, row = position:
+    its even channels (the sines) and its odd channels (the cosines) side by
+    side, column i of each panel the pair i, on one diverging map centred
+    on zero (the sinusoids swing between -1 and 1).  ``max_channels`` keeps
+    only the first channels, where the fast sinusoids are.
+
+    Interleaved, each slow sine (near 0) beside its cosine (near 1) would
+    print as fine stripes, and rows resampled to the nearest pixel as
+    bands: hence the two panels and the smooth resampling.  Returns the
+    matplotlib Figure.
     """
     pe = _to_numpy(matrix)
     if pe.ndim != 2 or 0 in pe.shape:
@@ -78,15 +84,27 @@ def plot_positions(matrix, max_channels=None):
         pe = pe[:, :max_channels]
     limit = max(np.abs(pe).max(), 1e-12)
 
-    fig, ax = plt.subplots(figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.55))
-    image = ax.imshow(
-        pe, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest"
+    fig, axes = plt.subplots(
+        1, 2, sharey=True, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.5), layout="constrained"
     )
-    ax.set_xlabel("channel")
-    ax.set_ylabel("position")
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="value")
+    for ax, first, title in (
+        (axes[0], 0, "sines, channels $2i$"),
+        (axes[1], 1, "cosines, channels $2i + 1$"),
+    ):
+        image = ax.imshow(
+            pe[:, first::2],
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            aspect="auto",
+            interpolation="antialiased",
+        )
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("channel pair $i$")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    axes[0].set_ylabel("position")
+    fig.colorbar(image, ax=axes, fraction=0.046, pad=0.02, label="value")
     return fig
 
 

@@ -61,22 +61,26 @@ def test_bytes_per_token_rejects_bad_input():
         plot_bytes_per_token([0, 512], [1.0, 2.0])
 
 
-def test_positions_heatmap_shows_the_matrix_centred_on_zero():
+def test_positions_heatmap_shows_sines_and_cosines_apart_centred_on_zero():
     pe = sinusoidal_positions(32, 16)
     fig = plot_positions(pe)  # a torch tensor is accepted
-    ax = fig.axes[0]
-    image = ax.images[0]
-    assert np.allclose(image.get_array(), pe.numpy())
-    low, high = image.get_clim()
-    assert low == pytest.approx(-high) and high == pytest.approx(1, abs=1e-3)
-    assert ax.get_xlabel() == "channel" and ax.get_ylabel() == "position"
-    assert len(fig.axes) == 2  # the heatmap and its colour bar
+    sines, cosines = fig.axes[0].images[0], fig.axes[1].images[0]
+    assert np.allclose(sines.get_array(), pe.numpy()[:, 0::2])
+    assert np.allclose(cosines.get_array(), pe.numpy()[:, 1::2])
+    for image in (sines, cosines):
+        low, high = image.get_clim()
+        assert low == pytest.approx(-high) and high == pytest.approx(1, abs=1e-3)
+        assert image.get_interpolation() != "nearest"  # nearest rows band when printed
+    assert fig.axes[0].get_ylabel() == "position"
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["channel pair $i$"] * 2
+    assert len(fig.axes) == 3  # two heatmaps and their shared colour bar
+    assert fig.get_figwidth() == pytest.approx(TEXT_WIDTH_IN)
 
 
 def test_positions_heatmap_can_keep_the_first_channels():
     pe = np.arange(24.0).reshape(4, 6) - 12
-    image = plot_positions(pe, max_channels=2).axes[0].images[0]
-    assert image.get_array().shape == (4, 2)
+    fig = plot_positions(pe, max_channels=4)
+    assert [ax.images[0].get_array().shape for ax in fig.axes[:2]] == [(4, 2), (4, 2)]
     with pytest.raises(ValueError):
         plot_positions(np.zeros(5))
 
