@@ -5,7 +5,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from figures.data import lsh_probability, plot_document_lengths, plot_lsh_curve
+from figures.data import (
+    length_percentiles,
+    lsh_probability,
+    plot_document_lengths,
+    plot_lsh_curve,
+)
 from figures.style import TEXT_WIDTH_IN, use_house_style
 
 
@@ -47,29 +52,50 @@ def test_lsh_curve_follows_its_parameters():
     assert not np.allclose(steep.get_ydata(), flat.get_ydata())
 
 
-def test_document_lengths_one_histogram_per_split_on_a_log_axis():
+def test_length_percentiles_are_numpys():
+    lengths = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    p = length_percentiles(lengths)
+    assert list(p) == [10, 25, 50, 75, 90]
+    assert p[50] == 6.0 and p[25] == 3.5 and p[75] == 8.5
+
+
+def test_document_lengths_histogram_of_the_reference_and_a_row_per_split():
     rng = np.random.default_rng(0)
-    lengths = {"train": rng.integers(100, 100_000, 200), "val": rng.integers(100, 50_000, 20)}
+    lengths = {
+        "train": rng.integers(100, 100_000, 200),
+        "val": rng.integers(100, 5_000, 20),
+        "test": [],
+    }
     fig = plot_document_lengths(lengths)
-    ax = fig.axes[0]
+    rows, hist = fig.axes
     assert isinstance(fig, matplotlib.figure.Figure)
     assert fig.get_size_inches()[0] == pytest.approx(TEXT_WIDTH_IN)
-    assert ax.get_xscale() == "log"
-    assert "characters" in ax.get_xlabel() and "share" in ax.get_ylabel()
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["train (200)", "val (20)"]
-    assert len(ax.patches) == 2  # one step outline per split
-    # each split is normalised: its bars are shares that add up to one
-    for patch in ax.patches:
-        xy = patch.get_xy()
-        heights = xy[1:-1:2, 1]  # a step outline visits each bar's top twice
-        assert heights.sum() == pytest.approx(1.0)
+    assert hist.get_xscale() == "log" and rows.get_xscale() == "log"  # shared
+    assert "characters" in hist.get_xlabel() and "train" in hist.get_ylabel()
+    # one row per non-empty split, the reference on top, with its size
+    labels = [t.get_text() for t in rows.get_yticklabels()]
+    assert labels == ["val (20)", "train (200)"]
+    # the histogram is the reference's alone, bars are shares adding to one
+    heights = [patch.get_height() for patch in hist.patches]
+    assert sum(heights) == pytest.approx(1.0)
+    # each row marks that split's median, middle half and middle 80%
+    for y, name in enumerate(["val", "train"]):
+        p = length_percentiles(lengths[name])
+        line, bar, median = rows.lines[3 * y : 3 * y + 3]
+        assert list(line.get_xdata()) == [p[10], p[90]]
+        assert list(bar.get_xdata()) == [p[25], p[75]]
+        assert list(median.get_xdata()) == [p[50]] and list(median.get_ydata()) == [y]
+    # the band behind the rows is the reference's middle half
+    (band,) = rows.patches
+    train = length_percentiles(lengths["train"])
+    assert band.get_x() == pytest.approx(train[25])
+    assert band.get_x() + band.get_width() == pytest.approx(train[75])
 
 
-def test_document_lengths_skips_empty_splits_and_rejects_bad_input():
-    fig = plot_document_lengths({"train": [10, 100, 1000], "test": []})
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train (3)"]
+def test_document_lengths_rejects_bad_input():
     with pytest.raises(ValueError):
-        plot_document_lengths({"train": []})
+        plot_document_lengths({"train": [], "val": [10, 20]})
+    with pytest.raises(ValueError):
+        plot_document_lengths({"val": [10, 20]}, reference="train")
     with pytest.raises(ValueError):
         plot_document_lengths({"train": [0, 10]})
