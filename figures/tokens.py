@@ -88,8 +88,8 @@ def plot_positions(matrix, max_channels=None):
         1, 2, sharey=True, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.5), layout="constrained"
     )
     for ax, first, title in (
-        (axes[0], 0, "sines, channels $2i$"),
-        (axes[1], 1, "cosines, channels $2i + 1$"),
+        (axes[0], 0, "sines, the even channels"),
+        (axes[1], 1, "cosines, the odd channels"),
     ):
         image = ax.imshow(
             pe[:, first::2],
@@ -100,7 +100,7 @@ def plot_positions(matrix, max_channels=None):
             interpolation="antialiased",
         )
         ax.set_title(title, fontsize=8)
-        ax.set_xlabel("channel pair $i$")
+        ax.set_xlabel("channel pair")
         for spine in ax.spines.values():
             spine.set_visible(False)
     axes[0].set_ylabel("position")
@@ -137,7 +137,7 @@ def plot_similarity_by_offset(offsets, similarities):
         ax.plot(offsets, values, label=label)
     ax.axhline(0, color=PALETTE["gray"], linewidth=0.6, linestyle=":")
     ax.set_xlim(offsets.min(), offsets.max())
-    ax.set_xlabel("offset $k$ between two positions")
+    ax.set_xlabel("offset k between two positions")
     ax.set_ylabel("cosine similarity")
     ax.legend(frameon=False)
     return fig

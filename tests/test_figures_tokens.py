@@ -72,7 +72,7 @@ def test_positions_heatmap_shows_sines_and_cosines_apart_centred_on_zero():
         assert low == pytest.approx(-high) and high == pytest.approx(1, abs=1e-3)
         assert image.get_interpolation() != "nearest"  # nearest rows band when printed
     assert fig.axes[0].get_ylabel() == "position"
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["channel pair $i$"] * 2
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["channel pair"] * 2
     assert len(fig.axes) == 3  # two heatmaps and their shared colour bar
     assert fig.get_figwidth() == pytest.approx(TEXT_WIDTH_IN)
 
