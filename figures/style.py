@@ -31,6 +31,11 @@ def use_house_style():
             "mathtext.rm": "TeX Gyre Pagella",
             "mathtext.it": "TeX Gyre Pagella:italic",
             "mathtext.bf": "TeX Gyre Pagella:bold",
+            # Without these, mathtext looks for a 'cursive' family that is
+            # not installed and prints a warning into the chapter's output.
+            "mathtext.cal": "TeX Gyre Pagella:italic",
+            "mathtext.sf": "TeX Gyre Pagella",
+            "mathtext.tt": "DejaVu Sans Mono",
             "font.size": 8,
             "axes.titlesize": 9,
             "axes.labelsize": 8,

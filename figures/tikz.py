@@ -21,8 +21,10 @@ class TikZPicture:
 
     def colour_definitions(self):
         used = sorted(set(re.findall(r"house([a-z]+)", self.environment())))
+        # Each line ends in %: a bare line end inside the template's
+        # adjustbox is a space, which widens the figure by a few points.
         return "\n".join(
-            rf"\definecolor{{house{name}}}{{HTML}}{{{PALETTE[name][1:]}}}"
+            rf"\definecolor{{house{name}}}{{HTML}}{{{PALETTE[name][1:]}}}%"
             for name in used
             if name in PALETTE
         )
