@@ -94,11 +94,20 @@ def escape(text: str) -> str:
 
 
 def escape_caption(text: str) -> str:
-    """A caption: plain text escaped, but ``$...$`` kept as LaTeX math."""
+    """A caption: plain text escaped, but ``$...$`` kept as LaTeX math and
+    ```code``` set in the code font, as in the text."""
     # Pandoc's rule for inline math: no space inside the dollars, and no
     # digit right after the closing one ("$5 and $6" is money).
     parts = re.split(r"(\$(?=\S)[^$]*?(?<=\S)\$(?!\d))", text)
-    return "".join(part if index % 2 else escape(part) for index, part in enumerate(parts))
+    return "".join(part if index % 2 else _escape_code_spans(part) for index, part in enumerate(parts))
+
+
+def _escape_code_spans(text: str) -> str:
+    parts = re.split(r"`([^`]+)`", text)
+    return "".join(
+        rf"\texttt{{{escape(part)}}}" if index % 2 else escape(part)
+        for index, part in enumerate(parts)
+    )
 
 
 def short_caption(text: str) -> str:
