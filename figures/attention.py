@@ -17,9 +17,10 @@ MIN_SLANTED_CELL_IN = 0.2  # narrower cells get upright key labels
 MAX_HEADS_PER_ROW = 4
 # Token labels are set at this size (points), and a grid of heads uses fewer
 # panels per row until a cell is at least this wide (inches), so that upright
-# labels of neighbouring keys do not run into each other.
+# labels of neighbouring keys do not run into each other (an upright
+# label needs the height of its letters, not the length of its text).
 TOKEN_FONTSIZE = 7
-MIN_LABELLED_CELL_IN = 0.1
+MIN_LABELLED_CELL_IN = 0.075
 
 
 def _to_numpy(weights):

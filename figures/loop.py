@@ -23,8 +23,8 @@ def _count(n):
 def training_loop_diagram(trainer, train_tokens):
     """One optimizer step of ``trainer`` (a scratchllm.train.Trainer) as a
     cycle: batch, forward and loss, backward and clip, AdamW update; the
-    data (train_tokens, the array the trainer draws from) and the
-    learning-rate schedule feed it from the sides."""
+    data (train_tokens, the array the trainer draws from) feeds it from
+    above, the learning-rate schedule from below."""
     c = trainer.config
     n = sum(p.numel() for p in trainer.raw_model.parameters())
     clip = f"clip the norm to {c.grad_clip:g}" if c.grad_clip else "no clipping"
@@ -37,15 +37,15 @@ def training_loop_diagram(trainer, train_tokens):
   {{\footnotesize gradients of {_count(n)} weights; {clip}}}}};
 \node[move, below=13mm of batch] (update) {{update\\
   {{\footnotesize AdamW, decay {c.weight_decay:g}, at the step's rate}}}};
-\node[state, left=9mm of batch] (data) {{training tokens\\
+\node[state, above=9mm of batch] (data) {{training tokens\\
   {{\footnotesize {_count(len(train_tokens))}}}}};
-\node[state, left=9mm of update] (lr) {{\texttt{{cosine\_lr}}\\
+\node[state, below=9mm of update] (lr) {{\texttt{{cosine\_lr}}\\
   {{\footnotesize peak {c.max_lr:g}, warmup {c.warmup_steps}}}}};
 \draw[flow] (batch) -- (loss);
 \draw[flow] (loss) -- (backward);
 \draw[flow] (backward) -- (update);
 \draw[flow] (update) -- node[note, left] {{step + 1, up to {_count(c.max_steps)}}} (batch);
-\draw[feed] (data) -- node[note, above] {{random windows}} (batch);
-\draw[feed] (lr) -- (update);
+\draw[feed] (data) -- node[note, right] {{random windows}} (batch);
+\draw[feed] (lr) -- node[note, right] {{the step's rate}} (update);
 """
     return TikZPicture(body, _STYLES)

@@ -20,7 +20,7 @@ def causal_weights(n_head, T, seed=0):
 
 
 def test_a_long_sentence_gets_fewer_panels_per_row_so_its_labels_fit():
-    T = 15
+    T = 24
     fig = plot_attention_heads(causal_weights(6, T), [f"t{i}" for i in range(T)])
     panels = fig.axes[:-1]
     assert {ax.get_subplotspec().get_geometry()[:2] for ax in panels} == {(3, 2)}
