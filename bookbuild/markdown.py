@@ -99,7 +99,9 @@ def escape_caption(text: str) -> str:
     # Pandoc's rule for inline math: no space inside the dollars, and no
     # digit right after the closing one ("$5 and $6" is money).
     parts = re.split(r"(\$(?=\S)[^$]*?(?<=\S)\$(?!\d))", text)
-    return "".join(part if index % 2 else _escape_code_spans(part) for index, part in enumerate(parts))
+    return "".join(
+        part if index % 2 else _escape_code_spans(part) for index, part in enumerate(parts)
+    )
 
 
 def _escape_code_spans(text: str) -> str:

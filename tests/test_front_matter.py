@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -94,7 +93,7 @@ def main_tex(tmp_path: Path, only: str | None = None) -> str:
 
 def positions(text: str, *needles: str) -> list[int]:
     found = [text.find(n) for n in needles]
-    assert -1 not in found, [n for n, at in zip(needles, found) if at < 0]
+    assert -1 not in found, [n for n, at in zip(needles, found, strict=True) if at < 0]
     return found
 
 

@@ -10,8 +10,9 @@ from scratchllm.train import TrainConfig, Trainer, make_model
 def test_the_loop_diagram_reads_its_numbers_from_the_trainer():
     model = make_model(GPTConfig(block_size=16, vocab_size=50, n_layer=1, n_head=2, n_embd=8), 0)
     tokens = torch.randint(0, 50, (1234,))
-    config = TrainConfig(batch_size=3, block_size=16, max_steps=4321, warmup_steps=7,
-                         max_lr=2e-3, grad_clip=0.5)
+    config = TrainConfig(
+        batch_size=3, block_size=16, max_steps=4321, warmup_steps=7, max_lr=2e-3, grad_clip=0.5
+    )
     latex = training_loop_diagram(Trainer(model, tokens, tokens, config), tokens)._repr_latex_()
     n = sum(p.numel() for p in model.parameters())
     assert "$3 \\times 16$ token ids" in latex

@@ -296,7 +296,10 @@ def test_captions_keep_inline_math_and_escape_the_rest():
 
     assert escape_caption("Loss for $k = 5$ at 50% & more") == r"Loss for $k = 5$ at 50\% \& more"
     assert escape_caption("costs $5 and $6") != "costs $5 and $6"  # not math: one $ each side
-    assert escape_caption("computed by `cosine_lr` at $k$") == r"computed by \texttt{cosine\_lr} at $k$"
+    assert (
+        escape_caption("computed by `cosine_lr` at $k$")
+        == r"computed by \texttt{cosine\_lr} at $k$"
+    )
 
 
 # --- CommonMark semantics (MyST is CommonMark): what pandoc's markdown got wrong

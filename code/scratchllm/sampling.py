@@ -58,7 +58,9 @@ def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     """
     if temperature == 0:
         best = logits.argmax(dim=-1, keepdim=True)
-        return torch.zeros_like(logits, dtype=torch.float32).scatter(-1, best, 1.0)
+        return torch.zeros_like(logits, dtype=torch.float32).scatter(
+            -1, best, 1.0
+        )
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
