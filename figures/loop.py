@@ -1,7 +1,7 @@
 """The training loop as a cycle of its four moves, drawn from a real
 Trainer: its batch, its model's size, its clipping limit and schedule."""
 
-from figures.tikz import TikZPicture
+from figures.tikz import TikZPicture, _count
 
 _STYLES = r"""
   every node/.style={font=\small, align=center},
@@ -13,11 +13,6 @@ _STYLES = r"""
   flow/.style={->, >={Stealth[length=2mm]}, draw=housegray!80!black, thick},
   feed/.style={->, >={Stealth[length=1.6mm]}, draw=housegray, dashed}
 """
-
-
-def _count(n):
-    """Thousands separated with thin spaces."""
-    return f"{n:,}".replace(",", r"\,")
 
 
 def training_loop_diagram(trainer, train_tokens):
