@@ -47,6 +47,12 @@ A preface computes too: the book has {eval}`n_chapters` chapters.
 ## What you need
 
 PREFACE-SECTION-MARK
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+: A preface table. {#tbl-front}
 """
 
 ONE = """\
@@ -64,6 +70,12 @@ out.mkdir(parents=True, exist_ok=True)
 ## A section
 
 FIRST-CHAPTER-MARK
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+: A chapter table. {#tbl-one}
 """
 
 
@@ -157,6 +169,9 @@ def test_a_preface_executes_and_is_typeset_unnumbered_in_roman_pages(tmp_path):
     assert not re.search(r"\d\s*Preface", pages[preface])
     assert re.search(r"(?m)^What you need", pages[preface])
     assert re.search(r"(?m)^1\s*The first chapter", pages[first])
+    # its tables are numbered P.1, ..., and chapter 1's from 1.1 still
+    assert "Table P.1: A preface table" in pages[preface]
+    assert "Table 1.1: A chapter table" in "".join(pages[first:])
     # a reference to it shows its title, as it has no number
     assert "SECOND-CHAPTER-MARK, as the Preface says." in "".join(pages)
     # in the contents: Preface (roman page) before Part I and chapter 1
