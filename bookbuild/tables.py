@@ -4,7 +4,9 @@ A cell's output carries a table as data (``MIME``: header, rows, and an
 optional caption and label), sent by ``figures.table.table`` or by a
 pandas DataFrame (``execute.HELPERS``).  The render stage turns it into
 LaTeX here, so the table's style is the builder's, not the cache's.
-Numeric columns are right-aligned and text columns left-aligned.  The
+Numeric columns are right-aligned and text columns left-aligned; a text
+column with a cell longer than ``WRAP_CHARS`` wraps, in a ``tabularx``
+as wide as the text, where a one-line table would be shrunk to fit.  The
 markdown module (markdown-it behind it) is imported where a table is
 typeset: the execute stage reads ``MIME`` from here.
 """
@@ -13,6 +15,8 @@ import re
 
 MIME = "application/vnd.book.table+json"
 MAX_ROWS = 40  # as render.MAX_OUTPUT_LINES: a table never runs off its page
+WRAP_CHARS = 32  # a text cell longer than this: its column wraps
+WRAPPED = r">{\raggedright\arraybackslash}X"  # tabularx's column, set ragged right
 _NUMBER = re.compile(r"^[-+\u2212]?[\d,]*\.?\d+(?:[eE][-+]?\d+)?\s?%?$")
 
 
@@ -30,15 +34,21 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) or bool(_NUMBER.match(str(value).strip()))
 
 
-def alignment(header: list, rows: list[list]) -> str:
-    """``r`` for a column whose filled cells are all numbers, else ``l``."""
+def alignment(header: list, rows: list[list]) -> list[str]:
+    """Per column: ``r`` when its filled cells are all numbers, ``WRAPPED``
+    when one of them is text longer than ``WRAP_CHARS``, else ``l``."""
     width = max([len(header)] + [len(row) for row in rows])
-    spec = ""
+    spec = []
     for column in range(width):
         values = [
             row[column] for row in rows if column < len(row) and row[column] not in (None, "")
         ]
-        spec += "r" if values and all(is_number(v) for v in values) else "l"
+        if values and all(is_number(v) for v in values):
+            spec.append("r")
+        elif any(len(cell_text(v)) > WRAP_CHARS for v in values):
+            spec.append(WRAPPED)
+        else:
+            spec.append("l")
     return spec
 
 
@@ -63,7 +73,12 @@ def tabular(header: list | None, rows: list[list]) -> str:
     else:
         body += [line(row) for row in rows]
     body.append(r"\bottomrule")
-    return "\n".join([rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}"])
+    columns = "".join(spec)
+    if WRAPPED in spec:
+        begin, end = rf"\begin{{tabularx}}{{\linewidth}}{{{columns}}}", r"\end{tabularx}"
+    else:
+        begin, end = rf"\begin{{tabular}}{{{columns}}}", r"\end{tabular}"
+    return "\n".join([begin, *body, end])
 
 
 def latex(data: dict, caption: str | None = None, label: str | None = None) -> str:
@@ -74,7 +89,9 @@ def latex(data: dict, caption: str | None = None, label: str | None = None) -> s
 
     caption = data.get("caption") or caption
     label = data.get("label") or label
-    table = rf"\adjustbox{{max width=\linewidth}}{{{tabular(data.get('header'), data['rows'])}}}"
+    table = tabular(data.get("header"), data["rows"])
+    if not table.startswith(r"\begin{tabularx}"):  # a tabularx is as wide as the text already
+        table = rf"\adjustbox{{max width=\linewidth}}{{{table}}}"
     if not (caption or label):
         return "\n".join([r"\begin{center}", table, r"\end{center}"])
     # A minipage keeps the caption on the table's page, as bookfigure does.

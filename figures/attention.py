@@ -1,4 +1,4 @@
-"""Heatmaps of attention weights, and untrained weights against a uniform row."""
+"""Heatmaps of attention weights."""
 
 import math
 
@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from figures.style import PALETTE, TEXT_WIDTH_IN, figure
+from figures.style import PALETTE, TEXT_WIDTH_IN
 
 # Above this many tokens the per-cell numbers would be too small to read.
 MAX_ANNOTATED_TOKENS = 12
@@ -108,31 +108,6 @@ def plot_attention_heads(weights, tokens, title=None):
         label="weight",
         shrink=min(1.0, 0.5 + 0.25 * nrows),
     )
-    return fig
-
-
-def plot_against_uniform(weights):
-    """Every weight a causal (n_head, T, T) attention tensor gives a key,
-    against its query's position i, beside 1/(i + 1): the weight of each
-    of the i + 1 keys in a row that spreads its attention evenly.  Heads are
-    set side by side at each position.  Returns the matplotlib Figure."""
-    w = _to_numpy(weights)
-    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
-        raise ValueError(f"weights have shape {w.shape}, expected (n_head, T, T)")
-    n_head, T, _ = w.shape
-    fig, ax = figure(height_ratio=0.4, layout="constrained")
-    queries, keys = np.tril_indices(T)
-    for h in range(n_head):
-        shift = 0.5 * (h + 0.5) / n_head - 0.25  # heads side by side within a position
-        ax.scatter(queries + shift, w[h, queries, keys], s=3, color=PALETTE["blue"], linewidths=0)
-    ax.scatter([], [], s=6, color=PALETTE["blue"], label=f"a weight ({n_head} heads)")
-    i = np.arange(T)
-    ax.plot(i, 1 / (i + 1), color=PALETTE["orange"], linewidth=1, label="1/(i + 1), uniform")
-    ax.set_xticks(i)
-    ax.set_xlabel("query position i")
-    ax.set_ylabel("weight")
-    ax.set_ylim(0, 1.05)
-    ax.legend(frameon=False)
     return fig
 
 

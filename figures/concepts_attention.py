@@ -1,15 +1,20 @@
-"""Conceptual TikZ figures for the attention chapter, drawn from the tensors
-and the module the chapter computes: one query's row of attention with the
-numbers in its cells, the causal mask then the softmax that renormalises
+"""Conceptual figures for the attention chapter, drawn from the tensors and
+the module the chapter computes: in TikZ, one query's row of attention with
+the numbers in its cells, the causal mask then the softmax that renormalises
 each row, and the split of the channels into heads and their merge, with
-the module's real sizes.
+the module's real sizes; in matplotlib, an untrained model's weights against
+a uniform row.
 
 As in ``figures.concepts_text``, every box sits at a computed position and
 a figure wider than the text block raises ValueError instead of being
 scaled down below 7 pt.
 """
 
+import numpy as np
+
+from figures.attention import _to_numpy
 from figures.concepts_text import CHAR_MM, TEXT_WIDTH_MM, tex_escape, visible
+from figures.style import PALETTE, figure
 from figures.tikz import TikZPicture, _sizes
 
 ROW_MM = 4.6  # from one row of numbers to the next
@@ -253,3 +258,28 @@ def head_split_figure(module, seq_len: int, tensor_mm: float = 24.0) -> TikZPict
         r" {\texttt{c\_proj}};",
     ]
     return TikZPicture("\n".join(body), _STYLES)
+
+
+def plot_against_uniform(weights):
+    """Every weight a causal (n_head, T, T) attention tensor gives a key,
+    against its query's position i, beside 1/(i + 1): the weight of each
+    of the i + 1 keys in a row that spreads its attention evenly.  Heads are
+    set side by side at each position.  Returns the matplotlib Figure."""
+    w = _to_numpy(weights)
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
+        raise ValueError(f"weights have shape {w.shape}, expected (n_head, T, T)")
+    n_head, T, _ = w.shape
+    fig, ax = figure(height_ratio=0.4, layout="constrained")
+    queries, keys = np.tril_indices(T)
+    for h in range(n_head):
+        shift = 0.5 * (h + 0.5) / n_head - 0.25  # heads side by side within a position
+        ax.scatter(queries + shift, w[h, queries, keys], s=3, color=PALETTE["blue"], linewidths=0)
+    ax.scatter([], [], s=6, color=PALETTE["blue"], label=f"a weight ({n_head} heads)")
+    i = np.arange(T)
+    ax.plot(i, 1 / (i + 1), color=PALETTE["orange"], linewidth=1, label="1/(i + 1), uniform")
+    ax.set_xticks(i)
+    ax.set_xlabel("query position i")
+    ax.set_ylabel("weight")
+    ax.set_ylim(0, 1.05)
+    ax.legend(frameon=False)
+    return fig

@@ -4,11 +4,17 @@ the places that make them read right, fit the text block, and compile."""
 import re
 import subprocess
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from torch.nn import functional as F
 
-from figures.concepts_attention import head_split_figure, mask_figure, query_attention_figure
+from figures.concepts_attention import (
+    head_split_figure,
+    mask_figure,
+    plot_against_uniform,
+    query_attention_figure,
+)
 from figures.tikz import TIKZ_LIBRARIES
 from scratchllm import CausalSelfAttention, GPTConfig
 
@@ -22,7 +28,7 @@ def scores():
 
 
 def causal(scores):
-    T = scores.size(0)
+    T = scores.size(-1)
     future = torch.ones(T, T).triu(1).bool()
     return F.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
@@ -163,3 +169,19 @@ def test_the_figures_compile_at_their_natural_width(scores, tmp_path):
     widths = [float(x) for x in re.findall(r"WIDTH ([\d.]+)pt", run.stdout)]
     assert len(widths) == 3
     assert max(widths) <= 127 / 25.4 * 72.27  # the 5 in text block, so nothing is scaled down
+
+
+def test_weights_against_uniform_plot_every_allowed_weight_and_the_uniform_curve():
+    n_head, T = 3, 5
+    fig = plot_against_uniform(
+        causal(torch.randn(n_head, T, T, generator=torch.Generator().manual_seed(0)))
+    )
+    ax = fig.axes[0]
+    heads = [c for c in ax.collections if len(c.get_offsets())]
+    assert len(heads) == n_head
+    assert all(len(c.get_offsets()) == T * (T + 1) // 2 for c in heads)  # the future is left out
+    (curve,) = ax.get_lines()
+    assert curve.get_ydata() == pytest.approx([1 / (i + 1) for i in range(T)])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="expected"):
+        plot_against_uniform(causal(torch.randn(4, 4)))

@@ -1,13 +1,11 @@
 """Readable attention heatmaps: labels at print size, white space shown."""
 
 import matplotlib.pyplot as plt
-import pytest
 import torch
 
 from figures.attention import (
     MIN_LABELLED_CELL_IN,
     TOKEN_FONTSIZE,
-    plot_against_uniform,
     plot_attention,
     plot_attention_heads,
     visible,
@@ -42,17 +40,3 @@ def test_white_space_tokens_have_a_visible_label():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "\u2423", "\u21b5"]
     plt.close(fig)
-
-
-def test_weights_against_uniform_plot_every_allowed_weight_and_the_uniform_curve():
-    n_head, T = 3, 5
-    fig = plot_against_uniform(causal_weights(n_head, T))
-    ax = fig.axes[0]
-    heads = [c for c in ax.collections if len(c.get_offsets())]
-    assert len(heads) == n_head
-    assert all(len(c.get_offsets()) == T * (T + 1) // 2 for c in heads)  # the future is left out
-    (curve,) = ax.get_lines()
-    assert curve.get_ydata() == pytest.approx([1 / (i + 1) for i in range(T)])
-    plt.close(fig)
-    with pytest.raises(ValueError, match="expected"):
-        plot_against_uniform(causal_weights(1, 4)[0])

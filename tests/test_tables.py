@@ -83,3 +83,15 @@ def test_a_dataframe_is_shown_as_table_data():
     data, _ = shell.display_formatter.format(frame.set_index("name"))
     assert data[MIME] == {"header": ["name", "time (s)"], "rows": [["a", 1.5], ["b", None]]}
     assert r"a & 1.5 \\" in tables.latex(data[MIME])
+
+
+def test_a_long_text_column_wraps_in_a_table_as_wide_as_the_text():
+    long = "a criterion explained in a sentence of some length"
+    latex = tables.tabular(["rule", "documents", "criterion"], [["short", 3, long], ["x", 12, "y"]])
+    assert latex.splitlines()[0] == (
+        r"\begin{tabularx}{\linewidth}{lr>{\raggedright\arraybackslash}X}"
+    )
+    assert latex.splitlines()[-1] == r"\end{tabularx}"
+    # not shrunk: only a one-line table can be too wide
+    assert r"\adjustbox" not in tables.latex({"header": ["c"], "rows": [[long]]}, caption="C")
+    assert r"\adjustbox" in tables.latex({"header": ["c"], "rows": [["short"]]}, caption="C")
