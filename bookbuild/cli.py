@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import config, execute, files, prose, render, typeset
+from . import config, execute, files, prose, record, render, typeset
 from .context import Context, Target, timed
 from .errors import BookError
 from .layout import Layout
@@ -138,15 +138,16 @@ def build(args, layout: Layout, memo: files.HashMemo, log: Log) -> int:
         check_prose(ctx)
         executed = execute.stage(ctx)
     summary = [executed.summary()]
-    if args.command == "execute":
-        return _finish(summary, times)
-    with timed(times, "render"):
-        rendered = render.stage(ctx, executed)
-    summary.append(render.summary(rendered))
-    with timed(times, "typeset"):
-        result = typeset.stage(ctx, rendered)
-    summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
-    summary.append("warnings: " + result.warnings())
+    if args.command != "execute":
+        with timed(times, "render"):
+            rendered = render.stage(ctx, executed)
+        summary.append(render.summary(rendered))
+        with timed(times, "typeset"):
+            result = typeset.stage(ctx, rendered)
+        summary.append(f"pdf: {result.pdf} ({result.pages} pages, {result.status})")
+        summary.append("warnings: " + result.warnings())
+    # Last, once everything succeeded: a failed build keeps the last good record.
+    record.write(layout.out, record.of(book, ctx.target, executed, times))
     return _finish(summary, times)
 
 
