@@ -13,8 +13,8 @@ from bookbuild.config import Book
 from figures.concepts_text import CHAR_MM, TEXT_WIDTH_MM, tex_escape
 from figures.tikz import TikZPicture
 
-ROW_MM = 5.6  # from one chapter's box to the next
-BOX_MM = 4.4  # a box's height
+ROW_MM = 5.2  # from one chapter's box to the next
+BOX_MM = 4.2  # a box's height
 NUMBER_MM = 5.0  # the column of chapter numbers, left of the boxes
 LANE_GAP_MM = 8.0  # from the boxes to the first lane
 LANE_MM = 13.0  # from one lane to the next
@@ -28,7 +28,7 @@ _STYLES = r"""
   >={Stealth[length=1.4mm]},
   every node/.style={inner sep=0pt, outer sep=0pt},
   chapter/.style={draw=housegray!70, fill=houselight!60, rounded corners=1pt,
-                  minimum height=4.4mm, font=\footnotesize\ttfamily, anchor=west},
+                  font=\footnotesize\ttfamily, anchor=west},
   number/.style={font=\footnotesize, text=housegray, anchor=east},
   artifact/.style={font=\scriptsize\ttfamily, rotate=90, anchor=west},
   wire/.style={thick, preaction={draw=white, line width=2.4pt}}
@@ -78,9 +78,10 @@ def chapter_dag(book: Book) -> TikZPicture:
     body = []
     for ch in book.chapters:
         y = row[ch.id]
+        size = f"minimum width={box:.2f}mm, minimum height={BOX_MM}mm"
         body.append(
-            rf"\node[chapter, minimum width={box:.2f}mm] ({ch.id}) at ({NUMBER_MM:.2f}mm, "
-            rf"{y:.2f}mm) {{{tex_escape(_label(ch))}}};"
+            rf"\node[chapter, {size}] ({ch.id}) at ({NUMBER_MM:.2f}mm, {y:.2f}mm) "
+            rf"{{{tex_escape(_label(ch))}}};"
         )
         if ch.number:
             body.append(rf"\node[number] at ({NUMBER_MM - 1.2:.2f}mm, {y:.2f}mm) {{{ch.number}}};")
