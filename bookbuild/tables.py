@@ -88,6 +88,8 @@ def latex(data: dict, caption: str | None = None, label: str | None = None) -> s
     from .markdown import escape_caption
 
     caption = data.get("caption") or caption
+    if caption and not caption.rstrip().endswith((".", "?", "!")):
+        caption = caption.rstrip() + "."  # a caption is a sentence, as the figures' are
     label = data.get("label") or label
     table = tabular(data.get("header"), data["rows"])
     if not table.startswith(r"\begin{tabularx}"):  # a tabularx is as wide as the text already

@@ -35,9 +35,9 @@ def test_caption_and_label_make_a_numbered_table():
     data = {"header": ["k"], "rows": [["v"]]}
     assert r"\captionof" not in tables.latex(data)
     numbered = tables.latex(data, caption="Sizes, $n^2$ & more", label="tbl-cell")
-    assert r"\captionof{table}{Sizes, $n^2$ \& more}\label{tbl-cell}" in numbered
+    assert r"\captionof{table}{Sizes, $n^2$ \& more.}\label{tbl-cell}" in numbered
     own = tables.latex(dict(data, caption="Own", label="tbl-own"), caption="Cell", label="tbl-cell")
-    assert r"\captionof{table}{Own}\label{tbl-own}" in own  # the table's own win
+    assert r"\captionof{table}{Own.}\label{tbl-own}" in own  # the table's own win, a sentence
 
 
 def test_helper_sends_plain_data_and_reads_as_text():
