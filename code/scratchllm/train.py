@@ -5,9 +5,11 @@
 
 The pieces, top to bottom: the optimizer and its two parameter groups, the
 learning-rate schedule, the hyperparameters (TrainConfig), the Trainer that
-runs the loop and saves checkpoints, and a command line:
+runs the loop and saves checkpoints, the DistributedTrainer that runs it on
+several processes (data parallel: DDP, or FSDP2), and a command line:
 
     python -m scratchllm.train --tokens data/ --out runs/small --n-layer 6 ...
+    torchrun --standalone --nproc_per_node=4 -m scratchllm.train ...
 
 Every source of randomness is seeded, so a run on the CPU is reproducible to
 the last bit, and a run resumed from a checkpoint continues exactly as if it
@@ -26,10 +28,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from scratchllm.cli import at_least, run_command
 from scratchllm.config import CHOICES, GPTConfig
 from scratchllm.dataset import open_tokens, random_batches
+from scratchllm.distributed import (
+    PARALLEL,
+    all_reduce_sum,
+    full_state,
+    init_process_group,
+    launched,
+    load_full_state,
+    rank_rows,
+    wrap,
+)
 from scratchllm.io import atomic_write
 from scratchllm.model import GPT
 
@@ -166,10 +179,10 @@ class Progress:
     (the history holds the numbers).
     """
 
-    def __init__(self, total, stream=None):
+    def __init__(self, total, stream=None, quiet=False):
         self.total = total
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = self.stream.isatty()
+        self.enabled = not quiet and self.stream.isatty()
 
     def update(self, record):
         if not self.enabled:
@@ -202,6 +215,9 @@ class Trainer:
     evaluations), lr, grad_norm, tokens_per_s and elapsed (seconds).
     """
 
+    quiet = False  # True: no progress line (all ranks of a run but one)
+    world_size = 1  # processes that share each step (DistributedTrainer)
+
     def __init__(self, model, train_tokens, val_tokens, config):
         if config.block_size > model.config.block_size:
             raise ValueError(
@@ -225,16 +241,25 @@ class Trainer:
         # Batches draw from a generator of their own, dropout from torch's
         # global one (seeded when run() starts): checkpoints save both.
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.batches = random_batches(
-            train_tokens,
-            config.block_size,
-            config.batch_size,
-            generator=self.generator,
-            device=self.device,
-        )
+        self.batches = self.train_batches(train_tokens)
         self.step = 0  # optimizer steps taken
         self.history = []
         self.elapsed = 0.0  # seconds of training, over all sessions
+
+    def train_batches(self, tokens):
+        """The endless stream of micro-batches the steps train on."""
+        cfg = self.config
+        return random_batches(
+            tokens,
+            cfg.block_size,
+            cfg.batch_size,
+            generator=self.generator,
+            device=self.device,
+        )
+
+    @property
+    def tokens_per_step(self):
+        return self.config.tokens_per_step * self.world_size
 
     def autocast(self):
         """bfloat16 matmuls where they are safe, float32 elsewhere (softmax,
@@ -254,7 +279,7 @@ class Trainer:
         return random_batches(
             self.val_tokens,
             self.config.block_size,
-            self.config.batch_size,
+            self.config.batch_size * self.world_size,  # the global batch
             generator=g,
             num_batches=self.config.eval_batches,
             device=self.device,
@@ -305,7 +330,7 @@ class Trainer:
         until = cfg.max_steps if until is None else min(until, cfg.max_steps)
         if self.step == 0:  # a fresh run: dropout's draws from the seed
             torch.manual_seed(cfg.seed)
-        progress = Progress(cfg.max_steps)
+        progress = Progress(cfg.max_steps, quiet=self.quiet)
         self.model.train()
         start, last_step = time.perf_counter(), self.step
         elapsed_before, last_time = self.elapsed, start
@@ -317,7 +342,7 @@ class Trainer:
                 continue
             now = time.perf_counter()
             self.elapsed = elapsed_before + now - start
-            tokens = (s - last_step) * cfg.tokens_per_step
+            tokens = (s - last_step) * self.tokens_per_step
             record = dict(
                 step=s,
                 train_loss=loss,
@@ -347,10 +372,24 @@ class Trainer:
         Adam's moment estimates, the step, both random generators, the
         configs and the history.  Written to a temporary file and renamed,
         so a crash mid-write leaves the previous checkpoint intact."""
+        state = self.checkpoint_state()
+        atomic_write(path, lambda f: torch.save(state, f))
+
+    def state_dicts(self):
+        """The weights and the optimizer's state, as checkpoints hold them."""
+        return self.raw_model.state_dict(), self.optimizer.state_dict()
+
+    def load_state_dicts(self, weights, optimizer_state):
+        self.raw_model.load_state_dict(weights)
+        self.optimizer.load_state_dict(optimizer_state)
+
+    def checkpoint_state(self):
+        """What save_checkpoint writes."""
         on_gpu = self.device.type == "cuda"
-        state = dict(
-            model=self.raw_model.state_dict(),
-            optimizer=self.optimizer.state_dict(),
+        weights, optimizer_state = self.state_dicts()
+        return dict(
+            model=weights,
+            optimizer=optimizer_state,
             step=self.step,
             generator=self.generator.get_state(),
             rng=torch.get_rng_state(),
@@ -360,7 +399,6 @@ class Trainer:
             history=self.history,
             elapsed=self.elapsed,
         )
-        atomic_write(path, lambda f: torch.save(state, f))
 
     def load_checkpoint(self, path):
         """Restore the state save_checkpoint wrote; the next run() goes on
@@ -368,8 +406,7 @@ class Trainer:
         # Loaded to the CPU: the generator states must stay there, and
         # load_state_dict copies the rest to wherever the model is.
         state = torch.load(path, map_location="cpu", weights_only=True)
-        self.raw_model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_state_dicts(state["model"], state["optimizer"])
         self.step = state["step"]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["rng"])
@@ -378,6 +415,108 @@ class Trainer:
         self.history = state["history"]
         self.elapsed = state["elapsed"]
         return self
+
+
+class DistributedTrainer(Trainer):
+    """The Trainer of one rank of a run on several processes (torchrun;
+    call distributed.init_process_group first).
+
+    Every rank builds the same model from the same seed and trains it on
+    its rows of each global batch: batch_size rows per rank and micro-step,
+    so a step takes batch_size x grad_accum_steps x world_size sequences.
+    parallel="ddp" keeps a full copy of the weights on every rank,
+    "fsdp" shards them (FSDP2).  Steps, and so the learning-rate schedule,
+    count global steps; checkpoints are those of a single process, which
+    resume on any number of ranks with the same global batch.
+    """
+
+    def __init__(
+        self, model, train_tokens, val_tokens, config, world, parallel="ddp"
+    ):
+        self.world, self.parallel = world, parallel
+        self.world_size, self.quiet = world.size, world.rank != 0
+        model = model.to(config.device)
+        if parallel == "fsdp":  # in place: the optimizer must hold the shards
+            wrap(model, parallel, config.device)
+        super().__init__(model, train_tokens, val_tokens, config)
+        if parallel == "ddp":
+            self.ddp = wrap(self.raw_model, parallel, self.device)
+            self.model = torch.compile(self.ddp) if config.compile else self.ddp
+
+    def train_batches(self, tokens):
+        """Each micro-step draws the rows of all ranks with the shared seed
+        and keeps this rank's (rank_rows)."""
+        cfg = self.config
+        batches = random_batches(
+            tokens,
+            cfg.block_size,
+            cfg.batch_size * self.world_size,
+            generator=self.generator,
+        )
+        return rank_rows(batches, self.world, self.device)
+
+    def gradient_sync(self, last):
+        """Gradients cross between the ranks only in the backward of the
+        last micro-batch; before it each rank adds into its own."""
+        if self.parallel == "fsdp":
+            self.raw_model.set_requires_gradient_sync(last)
+            return nullcontext()
+        return nullcontext() if last else self.ddp.no_sync()
+
+    def accumulate_gradients(self):
+        """Forward and backward over this rank's micro-batches; returns the
+        mean loss over all targets of the global batch.
+
+        Each micro-batch's mean loss is weighted by its share of the global
+        batch's targets (those not -1), so that batches holding unequal
+        numbers of targets (padding, masks) give the mean one process would
+        take over all of them.  DDP and FSDP2 average the ranks' gradients:
+        multiplying by world_size turns the average into the sum of shares.
+        """
+        accum = self.config.grad_accum_steps
+        micro = [next(self.batches) for _ in range(accum)]
+        counts = [(y != -1).sum() for _, y in micro]
+        total = all_reduce_sum(torch.stack(counts).sum())
+        loss_sum = torch.zeros((), device=self.device)
+        for i, ((x, y), count) in enumerate(zip(micro, counts, strict=True)):
+            with self.gradient_sync(last=i == accum - 1):
+                with self.autocast():
+                    _, loss = self.model(x, y)
+                (loss * (count * self.world_size / total)).backward()
+            loss_sum += loss.detach().float() * count
+        return all_reduce_sum(loss_sum) / total
+
+    def estimate_loss(self):
+        """DDP: rank 0 evaluates its copy of the weights, the others return
+        None.  FSDP2: every rank runs the forward, which gathers the shards,
+        and all get the loss."""
+        if self.parallel == "ddp" and self.world.rank != 0:
+            return None
+        return estimate_loss(self.raw_model, self.val_batches(), self.autocast)
+
+    def state_dicts(self):
+        if self.parallel == "fsdp":  # gathered from all ranks onto rank 0
+            return full_state(self.raw_model, self.optimizer)
+        return super().state_dicts()  # DDP: every rank holds them whole
+
+    def load_state_dicts(self, weights, optimizer_state):
+        if self.parallel == "fsdp":
+            load_full_state(
+                self.raw_model, self.optimizer, weights, optimizer_state
+            )
+        else:
+            super().load_state_dicts(weights, optimizer_state)
+
+    def checkpoint_state(self):
+        return dict(super().checkpoint_state(), world_size=self.world_size)
+
+    def save_checkpoint(self, path):
+        """All ranks gather the state, rank 0 writes it, and all wait for
+        the file: no rank goes on, or reads it, before it is complete."""
+        state = self.checkpoint_state()
+        if self.world.rank == 0:
+            atomic_write(path, lambda f: torch.save(state, f))
+        dist.barrier()
 
 
 def train(model, train_tokens, val_tokens, config, callback=None):
@@ -413,6 +552,17 @@ EPILOG = """example (a tiny model: about a minute on a laptop's CPU):
       --max-steps 600 --max-lr 3e-3 --min-lr 3e-4 --warmup-steps 30 --until 300
 then the same command with --resume instead of --until 300 trains steps
 301..600, exactly as one run without --until would have.
+
+on several GPUs or CPU processes, one per device, started by torchrun:
+  torchrun --standalone --nproc_per_node=4 -m scratchllm.train --device cuda \\
+      --tokens runs/quick/tokens --out runs/quick/ddp ... [--parallel fsdp]
+each rank trains on its --batch-size rows of every micro-batch: a step takes
+batch-size x grad-accum-steps x nproc_per_node sequences, and --max-steps,
+--warmup-steps and --eval-interval count these global steps.  cuda ranks
+talk over NCCL, cpu ranks over gloo.  Rank 0 evaluates, logs and writes
+OUT; its ckpt.pt resumes on any number of processes (or on one, without
+torchrun) with the same global batch: halve --grad-accum-steps when
+doubling nproc_per_node.
 """
 
 
@@ -584,13 +734,27 @@ def make_parser():
             " a long run in sessions"
         ),
     )
+    parser.add_argument(
+        "--parallel",
+        choices=PARALLEL,
+        default="ddp",
+        help=(
+            "under torchrun: a copy of the weights per rank (ddp) or a"
+            " shard (fsdp, FSDP2); default: ddp"
+        ),
+    )
     add_fields(parser, TrainConfig, skip=TRAIN_SKIP)
     add_fields(parser, GPTConfig, skip=MODEL_SKIP)
     return parser
 
 
 def pretrain(args):
-    """The run the parsed command line asks for, new or resumed."""
+    """The run the parsed command line asks for, new or resumed; under
+    torchrun, this process's rank of it."""
+    world = None
+    if launched():  # torchrun started this process: join the others
+        world, args.device = init_process_group(args.device)
+    main = world is None or world.rank == 0  # the process that logs, writes
     train_tokens, val_tokens, vocab_size = read_splits(
         args.tokens, args.block_size
     )
@@ -614,10 +778,23 @@ def pretrain(args):
 
     args.out.mkdir(parents=True, exist_ok=True)
     model = make_model(model_config, config.seed)
-    trainer = Trainer(model, train_tokens, val_tokens, config)
+    if world is None:
+        trainer = Trainer(model, train_tokens, val_tokens, config)
+    else:
+        trainer = DistributedTrainer(
+            model, train_tokens, val_tokens, config, world, args.parallel
+        )
+        if main:
+            print(
+                f"world size {world.size} ({args.parallel}): a global batch of "
+                f"{trainer.tokens_per_step // config.block_size} sequences, "
+                f"{trainer.tokens_per_step:,} tokens per step",
+                file=sys.stderr,
+            )
     if resume:
         trainer.load_checkpoint(checkpoint)
-        print(f"resuming from step {trainer.step}", file=sys.stderr)
+        if main:
+            print(f"resuming from step {trainer.step}", file=sys.stderr)
     # On a terminal the progress bar redraws its line; in a log file, a
     # line per evaluation stands in for it.
     log = not sys.stderr.isatty()
@@ -638,7 +815,13 @@ def pretrain(args):
                 file=sys.stderr,
             )
 
-    history = trainer.run(until=args.until, callback=evaluated)
+    history = trainer.run(
+        until=args.until, callback=evaluated if main else None
+    )
+    if world is not None:
+        dist.destroy_process_group()
+    if not main:
+        return
     write_history()
     if history:
         last = history[-1]
