@@ -8,6 +8,7 @@ that with what a single process computes:
 - the gradient of one step, DDP and FSDP2, with one micro-batch and with
   two, with and without masked targets, equals the gradient of the whole
   global batch in one forward pass;
+- with two micro-batches DDP exchanges the gradients once, not twice;
 - a checkpoint of a two-rank run resumes on one process (and one of a
   single process on two FSDP2 ranks) and continues the single-process
   loss curve;
@@ -93,6 +94,17 @@ def full_gradients(model):
 # --- the two-rank side: run by torchrun, this file as its script -------------
 
 
+def counting_allreduce(calls):
+    """A DDP communication hook: DDP's own all-reduce, counted in `calls`."""
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+    def hook(process_group, bucket):
+        calls.append(bucket.index())
+        return allreduce_hook(process_group, bucket)
+
+    return hook
+
+
 def worker(folder):
     from scratchllm.distributed import init_process_group, rank_rows
     from scratchllm.train import DistributedTrainer
@@ -112,10 +124,14 @@ def worker(folder):
             rows = BATCH * RANKS
             g = torch.Generator().manual_seed(0)
             t.batches = rank_rows(masked(random_batches(train, 16, rows, g)), world)
+        exchanges = []  # the gradient buckets DDP all-reduces
+        if parallel == "ddp":
+            t.ddp.register_comm_hook(None, counting_allreduce(exchanges))
         loss = t.accumulate_gradients().item()
         grads = full_gradients(t.raw_model)  # collective under FSDP2
         name = case_name(parallel, accum, mask)
-        torch.save(dict(loss=loss, grads=grads), folder / f"{name}-rank{world.rank}.pt")
+        result = dict(loss=loss, grads=grads, exchanges=len(exchanges))
+        torch.save(result, folder / f"{name}-rank{world.rank}.pt")
 
     for parallel in ("ddp", "fsdp"):  # stop after SPLIT steps
         t = trainer(parallel, checkpoint_path=str(folder / f"{parallel}.pt"))
@@ -191,6 +207,16 @@ def test_gradients_equal_the_global_batchs(runs, parallel, accum, mask):
         assert got["grads"].keys() == grads.keys()
         for key, g in grads.items():
             torch.testing.assert_close(got["grads"][key], g, atol=1e-6, rtol=0)
+
+
+def test_ddp_exchanges_the_gradients_once_per_step(runs):
+    # With two micro-batches, as many buckets are all-reduced as with one:
+    # no_sync keeps the first micro-batch's backward to itself.
+    folder, _ = runs
+    one, two = (
+        torch.load(folder / f"{n}-rank0.pt", weights_only=True) for n in ("ddp-1", "ddp-2-masked")
+    )
+    assert one["exchanges"] > 0 and two["exchanges"] == one["exchanges"]
 
 
 def test_masking_changes_the_gradient(runs):
