@@ -561,8 +561,8 @@ batch-size x grad-accum-steps x nproc_per_node sequences, and --max-steps,
 --warmup-steps and --eval-interval count these global steps.  cuda ranks
 talk over NCCL, cpu ranks over gloo.  Rank 0 evaluates, logs and writes
 OUT; its ckpt.pt resumes on any number of processes (or on one, without
-torchrun) with the same global batch: halve --grad-accum-steps when
-doubling nproc_per_node.
+torchrun) with the same global batch: on half the processes, double
+--batch-size (the same windows as before) or --grad-accum-steps.
 """
 
 
