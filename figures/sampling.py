@@ -44,7 +44,8 @@ def plot_next_token_distributions(probs_by_rule, labels, top=8):
         colours = [PALETTE["blue"]] * top + [PALETTE["gray"]]
         ax.barh(y, shown, color=colours, height=0.7)
         kept = int((p > 0).sum())
-        ax.set_title(f"{name}\n{kept:,} tokens possible", fontsize=7.5, pad=3)
+        possible = f"{kept:,} token{'s' if kept != 1 else ''} possible"
+        ax.set_title(f"{name}\n{possible}", fontsize=7.5, pad=3)
         ax.set_xlim(0, 1)
         ax.tick_params(labelsize=7, length=0)
     for ax in axes.ravel()[len(rules) :]:

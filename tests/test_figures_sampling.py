@@ -26,6 +26,7 @@ def test_each_panel_draws_its_rule_on_the_first_rule_s_tokens():
     topk = [bar.get_width() for bar in panels[2].patches]
     assert sum(topk[:2]) == pytest.approx(1.0) and topk[3] == pytest.approx(0.0)
     assert panels[2].get_title().endswith("2 tokens possible")
+    assert panels[1].get_title().endswith("\n1 token possible")  # greedy keeps one
     plt.close(fig)
 
 
