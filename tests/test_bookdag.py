@@ -4,15 +4,14 @@ producer to each user; it fits the text block, and compiles."""
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from tikz_widths import TEXT_WIDTH_PT, natural_widths
 
 from bookbuild import config
 from figures.bookdag import artifact_lanes, chapter_dag, dag_width_mm
 from figures.concepts_text import TEXT_WIDTH_MM
-from figures.tikz import TIKZ_LIBRARIES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,20 +80,6 @@ def test_a_graph_too_wide_for_the_page_is_refused():
 @pytest.mark.skipif(shutil.which("lualatex") is None, reason="needs LuaLaTeX")
 def test_the_graph_compiles_at_its_natural_width(book, tmp_path):
     picture = chapter_dag(book)
-    (tmp_path / "f.tex").write_text(
-        "\\documentclass[10pt]{article}\\usepackage{fontspec}\\usepackage{xcolor,tikz}\n"
-        "\\setmonofont{DejaVu Sans Mono}[Scale=0.84]\n"
-        f"\\usetikzlibrary{{{','.join(TIKZ_LIBRARIES)}}}\n{picture.colour_definitions()}\n"
-        f"\\begin{{document}}\n\\sbox0{{{picture.environment()}}}\\typeout{{WIDTH \\the\\wd0}}\n"
-        "\\end{document}\n"
-    )
-    run = subprocess.run(
-        ["lualatex", "-interaction=nonstopmode", "-halt-on-error", "f.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout[-2000:]
-    (width,) = [float(w) for w in re.findall(r"WIDTH ([\d.]+)pt", run.stdout)]
-    assert width <= 127 / 25.4 * 72.27  # the 5 in text block, so nothing is scaled down
+    (width,) = natural_widths([picture], tmp_path)
+    assert width <= TEXT_WIDTH_PT  # the 5 in text block, so nothing is scaled down
     assert width == pytest.approx(dag_width_mm(book) / 25.4 * 72.27, rel=0.05)

@@ -2,11 +2,11 @@
 the places that make them read right, fit the text block, and compile."""
 
 import re
-import subprocess
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
+from tikz_widths import TEXT_WIDTH_PT, natural_widths
 from torch.nn import functional as F
 
 from figures.concepts_attention import (
@@ -15,7 +15,6 @@ from figures.concepts_attention import (
     plot_against_uniform,
     query_attention_figure,
 )
-from figures.tikz import TIKZ_LIBRARIES
 from scratchllm import CausalSelfAttention, GPTConfig
 
 TOKENS = ["This", " function", " will", " re", "load", " the", " module", " if", " it", "."]
@@ -151,24 +150,8 @@ def test_the_figures_compile_at_their_natural_width(scores, tmp_path):
         mask_figure(TOKENS, scores, causal(scores), 5),
         head_split_figure(attention(6, 48), seq_len=10),
     ]
-    measure = "\n".join(rf"\sbox0{{{p.environment()}}}\typeout{{WIDTH \the\wd0}}" for p in pictures)
-    colours = "\n".join(p.colour_definitions() for p in pictures)
-    (tmp_path / "f.tex").write_text(
-        "\\documentclass[10pt]{article}\\usepackage{fontspec}\\usepackage{xcolor,tikz}\n"
-        "\\setmainfont{TeX Gyre Pagella}\\setmonofont{DejaVu Sans Mono}[Scale=0.84]\n"
-        f"\\usetikzlibrary{{{','.join(TIKZ_LIBRARIES)}}}\n{colours}\n"
-        f"\\begin{{document}}\n{measure}\n\\end{{document}}\n"
-    )
-    run = subprocess.run(
-        ["lualatex", "-interaction=nonstopmode", "-halt-on-error", "f.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout[-2000:]
-    widths = [float(x) for x in re.findall(r"WIDTH ([\d.]+)pt", run.stdout)]
-    assert len(widths) == 3
-    assert max(widths) <= 127 / 25.4 * 72.27  # the 5 in text block, so nothing is scaled down
+    widths = natural_widths(pictures, tmp_path)
+    assert max(widths) <= TEXT_WIDTH_PT  # the 5 in text block, so nothing is scaled down
 
 
 def test_weights_against_uniform_plot_every_allowed_weight_and_the_uniform_curve():

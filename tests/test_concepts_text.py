@@ -3,9 +3,9 @@ BPE code and tokenizer compute, fit the text block, and compile."""
 
 import re
 import shutil
-import subprocess
 
 import pytest
+from tikz_widths import TEXT_WIDTH_PT, natural_widths
 
 from figures.concepts_text import (
     TEXT_WIDTH_MM,
@@ -17,7 +17,6 @@ from figures.concepts_text import (
     visible,
     window_figure,
 )
-from figures.tikz import TIKZ_LIBRARIES
 from scratchllm.tokenizer import BPETokenizer
 from scratchllm.tokenizer.naive import most_frequent
 
@@ -129,21 +128,5 @@ def test_the_figures_compile_at_their_natural_width(tokenizer, tmp_path):
         token_boxes_figure(tokenizer, "the cat_id is $5 & 100% {ok} ~ ^ \\ #" * 3),
         window_figure(tokenizer, tokenizer.encode("the cat sat on the mat")),
     ]
-    measure = "\n".join(rf"\sbox0{{{p.environment()}}}\typeout{{WIDTH \the\wd0}}" for p in pictures)
-    colours = "\n".join(p.colour_definitions() for p in pictures)
-    (tmp_path / "f.tex").write_text(
-        "\\documentclass[10pt]{article}\\usepackage{fontspec}\\usepackage{xcolor,tikz}\n"
-        "\\setmonofont{DejaVu Sans Mono}[Scale=0.84]\n"
-        f"\\usetikzlibrary{{{','.join(TIKZ_LIBRARIES)}}}\n{colours}\n"
-        f"\\begin{{document}}\n{measure}\n\\end{{document}}\n"
-    )
-    run = subprocess.run(
-        ["lualatex", "-interaction=nonstopmode", "-halt-on-error", "f.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout[-2000:]
-    widths = [float(w) for w in re.findall(r"WIDTH ([\d.]+)pt", run.stdout)]
-    assert len(widths) == 3
-    assert max(widths) <= 127 / 25.4 * 72.27  # the 5 in text block, so nothing is scaled down
+    widths = natural_widths(pictures, tmp_path)
+    assert max(widths) <= TEXT_WIDTH_PT  # the 5 in text block, so nothing is scaled down
